@@ -1,0 +1,203 @@
+"""Settings, read from the environment (twelve-factor style).
+
+Every variable is listed in README.md and `.env.example`. The defaults run the demo with no
+server at all: SQLite in the project folder and aiocache's in-memory backend. Production sets
+`DATABASE_URL` (PostgreSQL) and `CACHE_URL` (Redis) and turns `DEBUG` off, which makes
+`SECRET_KEY` mandatory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def parse_cache_url(url: str) -> dict[str, object]:
+    """Validate CACHE_URL at start-up so a typo fails loudly instead of silently using memory."""
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return {"backend": "memory"}
+    if parts.scheme in {"redis", "rediss"}:
+        db_path = parts.path.lstrip("/") or "0"
+        if not db_path.isdigit():
+            raise ImproperlyConfigured(f"CACHE_URL database must be a number, got {db_path!r}")
+        return {
+            "backend": "redis",
+            "endpoint": parts.hostname or "127.0.0.1",
+            "port": parts.port or 6379,
+            "db": int(db_path),
+            "password": parts.password,
+            "ssl": parts.scheme == "rediss",
+        }
+    raise ImproperlyConfigured(
+        f"CACHE_URL must start with memory:// or redis://, got scheme {parts.scheme!r}"
+    )
+
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+    SECRET_KEY = "django-insecure-dev-only-key-never-used-when-debug-is-off"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "servestatic.runserver_nostatic",
+    "django.contrib.staticfiles",
+    # Before strawberry_django so our offline graphql/graphiql.html template wins.
+    "django_project.graphiql",
+    "strawberry_django",
+    "django_project.properties",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "django_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "django_project.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+
+CACHE_URL = os.environ.get("CACHE_URL", "memory://")
+CACHE_CONFIG = parse_cache_url(CACHE_URL)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# GraphiQL's browser assets come from npm packages installed by `make install` (package.json
+# pins the versions strawberry's own page uses), so the IDE works with no internet access.
+NODE_MODULES_DIR = Path(os.environ.get("NODE_MODULES_DIR") or BASE_DIR / "node_modules")
+GRAPHIQL_ASSETS = {
+    "graphiql": NODE_MODULES_DIR / "graphiql",
+    "react": NODE_MODULES_DIR / "react" / "umd",
+    "react-dom": NODE_MODULES_DIR / "react-dom" / "umd",
+    "graphiql-plugin-explorer": NODE_MODULES_DIR / "@graphiql" / "plugin-explorer" / "dist",
+    "js-cookie": NODE_MODULES_DIR / "js-cookie" / "dist",
+}
+STATICFILES_DIRS = [(f"vendor/{name}", path) for name, path in GRAPHIQL_ASSETS.items()]
+SERVESTATIC_USE_FINDERS = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# GraphQL
+GRAPHIQL_ENABLED = env_bool("GRAPHIQL_ENABLED", DEBUG)
+GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
+STRAWBERRY_DJANGO = {
+    "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
+    "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": True,
+    "GENERATE_ENUMS_FROM_CHOICES": True,
+    "PAGINATION_DEFAULT_LIMIT": min(20, GRAPHQL_MAX_PAGE_SIZE),
+    "PAGINATION_MAX_LIMIT": GRAPHQL_MAX_PAGE_SIZE,
+}
+
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
