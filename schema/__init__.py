@@ -1,0 +1,47 @@
+"""The GraphQL schema served at /graphql/ and exported to schema.graphql."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from schema.errors import MaskUnexpectedErrors, is_unexpected
+from schema.property import Mutation, Query
+
+logger = logging.getLogger(__name__)
+
+
+class PropertyGraphSchema(strawberry.Schema):
+    """Logs bugs with their traceback and client mistakes as one quiet line.
+
+    Strawberry's default logs every error at ERROR with a traceback, so a client typing a bad
+    id would page whoever watches the logs.
+    """
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            if is_unexpected(error):
+                logger.error(
+                    "Unexpected error resolving %s",
+                    ".".join(str(p) for p in error.path or ()) or "the operation",
+                    exc_info=error.original_error,
+                )
+            else:
+                logger.info(
+                    "GraphQL error %s: %s",
+                    (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED"),
+                    error.message,
+                )
+
+
+schema = PropertyGraphSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[DjangoOptimizerExtension, MaskUnexpectedErrors],
+)
+
+__all__ = ["schema"]

@@ -1,0 +1,97 @@
+"""GraphQL errors the API reports, each with a stable `extensions.code`.
+
+Codes (documented in README.md):
+- BAD_USER_INPUT: an argument is malformed or breaks a rule; `extensions.fields` lists
+  `{field, message, code}` per problem when the input was validated as a whole.
+- UNAUTHENTICATED: the operation needs a signed-in user.
+- FORBIDDEN: the user lacks the permission named in the message.
+- NOT_FOUND: the object a mutation targets does not exist. (Queries answer null instead.)
+- INTERNAL_SERVER_ERROR: an unexpected failure on our side; the message is generic and the
+  details are in the server log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.utils.str_converters import to_camel_case
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+
+
+def coded_error(message: str, code: str, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extensions})
+
+
+def parse_object_id(raw: str, *, type_name: str) -> int:
+    """Turn a GraphQL ID into a primary key, or explain what a valid one looks like."""
+    value = raw.strip()
+    if value.isascii() and value.isdigit() and 0 < len(value) <= 18 and int(value) > 0:
+        return int(value)
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
+    raise coded_error(
+        f'Invalid {type_name} id {shown!r}: expected a positive integer such as "42".',
+        BAD_USER_INPUT,
+    )
+
+
+def validation_failed(error: ValidationError, *, prefix: str = "") -> GraphQLError:
+    """One error entry for a rejected input, listing every field problem at once."""
+    problems = list(_field_problems(error, prefix=prefix))
+    summary = "; ".join(
+        f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems
+    )
+    return coded_error(f"Invalid input. {summary}", BAD_USER_INPUT, fields=problems)
+
+
+def _field_problems(error: ValidationError, *, prefix: str) -> Iterable[dict[str, Any]]:
+    for field, errors in error.error_dict.items() if hasattr(error, "error_dict") else []:
+        name = None if field == NON_FIELD_ERRORS else prefix + to_camel_case(field)
+        for item in errors:
+            yield {
+                "field": name,
+                "message": " ".join(item.messages),
+                "code": item.code or "invalid",
+            }
+    if not hasattr(error, "error_dict"):
+        for item in error.error_list:
+            yield {
+                "field": None,
+                "message": " ".join(item.messages),
+                "code": item.code or "invalid",
+            }
+
+
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug or an outage of our own (not a client mistake or a reported condition)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Hide the text of unexpected exceptions (it may name tables, hosts or secrets).
+
+    Errors the API raises on purpose keep their message and `extensions`; syntax and
+    validation errors pass through too, so clients can fix their documents.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            should_mask_error=is_unexpected,
+            error_message="Unexpected error; it has been logged.",
+        )
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL_SERVER_ERROR}
+        return masked

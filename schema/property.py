@@ -1,0 +1,256 @@
+"""The Property type with its filters, ordering, queries and the updateProperty mutation.
+
+Local fields come straight from the Django model (descriptions from its help_text). Fields
+owned by external systems are added by their own modules and are always nullable.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from strawberry import UNSET, auto
+from strawberry_django import BaseFilterLookup, filter_field
+from strawberry_django.fields.field import StrawberryDjangoField
+from strawberry_django.pagination import OffsetPaginated, OffsetPaginationInput
+
+from django_project.properties import models, services
+from django_project.properties.validators import normalize_parcel_id, validate_parcel_id
+from schema.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    coded_error,
+    parse_object_id,
+    validation_failed,
+)
+
+PropertyTypeEnum = strawberry.enum(
+    models.PropertyType, name="PropertyType", description="Kind of property."
+)
+PropertyStatusEnum = strawberry.enum(
+    models.PropertyStatus,
+    name="PropertyStatus",
+    description="Where a property is in the sales cycle.",
+)
+
+
+@strawberry_django.type(models.Property, name="Property")
+class PropertyType:
+    id: strawberry.ID = strawberry_django.field(
+        description="Our stable identifier for the property (a positive integer)."
+    )
+    parcel_id: auto
+    street_address: auto
+    city: auto
+    state: auto
+    postal_code: auto
+    property_type: PropertyTypeEnum
+    bedrooms: auto
+    bathrooms: auto
+    square_feet: auto
+    year_built: auto
+    list_price: auto
+    status: PropertyStatusEnum
+    filemaker_record_id: auto
+    salesforce_account_id: auto
+    created_at: auto
+    updated_at: auto
+
+
+@strawberry.input(
+    description="Text conditions. No regular expressions: they would let a client run "
+    "arbitrarily expensive matches on the database."
+)
+class TextFilterLookup(BaseFilterLookup[str]):
+    i_exact: str | None = filter_field(description="Case-insensitive exact match.")
+    i_contains: str | None = filter_field(description="Case-insensitive containment test.")
+    starts_with: str | None = filter_field(description="Case-sensitive starts-with.")
+    i_starts_with: str | None = filter_field(description="Case-insensitive starts-with.")
+
+
+@strawberry.input(description="Conditions on a property type.")
+class PropertyTypeFilterLookup(BaseFilterLookup[PropertyTypeEnum]):
+    pass
+
+
+@strawberry.input(description="Conditions on a property status.")
+class PropertyStatusFilterLookup(BaseFilterLookup[PropertyStatusEnum]):
+    pass
+
+
+@strawberry_django.filter_type(
+    models.Property,
+    lookups=True,
+    description="Conditions on a property's fields; all given conditions must hold.",
+)
+class PropertyFilter:
+    parcel_id: TextFilterLookup | None
+    city: TextFilterLookup | None
+    state: TextFilterLookup | None
+    postal_code: TextFilterLookup | None
+    property_type: PropertyTypeFilterLookup | None
+    status: PropertyStatusFilterLookup | None
+    list_price: auto
+    bedrooms: auto
+    bathrooms: auto
+    square_feet: auto
+    year_built: auto
+
+
+@strawberry_django.order_type(
+    models.Property,
+    description="Sort keys; the id breaks ties so pages never overlap or skip rows.",
+)
+class PropertyOrder:
+    id: auto = strawberry_django.order_field(description="By id (creation order).")
+    parcel_id: auto = strawberry_django.order_field(description="By parcel id.")
+    city: auto = strawberry_django.order_field(description="By city name.")
+    list_price: auto = strawberry_django.order_field(
+        description="By asking price; choose where unlisted (null) prices go with *_NULLS_*."
+    )
+    bedrooms: auto = strawberry_django.order_field(description="By number of bedrooms.")
+    bathrooms: auto = strawberry_django.order_field(description="By number of bathrooms.")
+    square_feet: auto = strawberry_django.order_field(description="By living area.")
+    year_built: auto = strawberry_django.order_field(description="By year built.")
+    created_at: auto = strawberry_django.order_field(description="By when the row was created.")
+    updated_at: auto = strawberry_django.order_field(description="By when the row last changed.")
+
+
+class PropertyListField(StrawberryDjangoField):
+    """Rejects oversized pages with a clear error and makes every ordering total.
+
+    strawberry-django silently clamps a too-large `limit`; a client paging with limit=500 would
+    then skip rows without noticing. Ties in a user-chosen ordering (two equal prices) would
+    let rows move between pages, so the primary key is always the last sort key.
+    """
+
+    def get_queryset(self, queryset: Any, info: Any, **kwargs: Any) -> Any:
+        _check_page(kwargs.get("pagination"))
+        queryset = super().get_queryset(queryset, info, **kwargs)
+        order = list(queryset.query.order_by)
+        if order and not {"pk", "-pk", "id", "-id"} & {o for o in order if isinstance(o, str)}:
+            queryset = queryset.order_by(*order, "pk")
+        return queryset
+
+
+def _check_page(pagination: OffsetPaginationInput | None) -> None:
+    if pagination is None or pagination is UNSET:
+        return
+    maximum = settings.GRAPHQL_MAX_PAGE_SIZE
+    limit = pagination.limit
+    if limit is not UNSET and limit is not None and not 1 <= limit <= maximum:
+        raise coded_error(
+            f"pagination.limit must be between 1 and {maximum}, got {limit}.", BAD_USER_INPUT
+        )
+    if pagination.offset < 0:
+        raise coded_error(
+            f"pagination.offset must be 0 or more, got {pagination.offset}.", BAD_USER_INPUT
+        )
+
+
+@strawberry_django.partial(
+    models.Property,
+    name="PropertyUpdateInput",
+    description="Local fields to change; fields left out keep their value.",
+)
+class PropertyUpdateInput:
+    parcel_id: auto
+    street_address: auto
+    city: auto
+    state: auto
+    postal_code: auto
+    property_type: PropertyTypeEnum | None
+    bedrooms: int | None = strawberry_django.field(
+        description="Number of bedrooms (0 for land and studios)."
+    )
+    bathrooms: Decimal | None = strawberry_django.field(
+        description="Number of bathrooms; a half bath counts 0.5."
+    )
+    square_feet: int | None = strawberry_django.field(
+        description="Finished living area in square feet; null when unknown."
+    )
+    year_built: int | None = strawberry_django.field(
+        description="Year construction finished; null when unknown."
+    )
+    list_price: auto
+    status: PropertyStatusEnum | None
+
+
+async def _property_by_id(id: strawberry.ID) -> models.Property | None:
+    pk = parse_object_id(id, type_name="Property")
+    return await models.Property.objects.filter(pk=pk).afirst()
+
+
+async def _property_by_parcel(parcel_id: str) -> models.Property | None:
+    normalized = normalize_parcel_id(parcel_id)
+    try:
+        validate_parcel_id(normalized)
+    except ValidationError as exc:
+        raise coded_error(exc.messages[0], BAD_USER_INPUT) from exc
+    return await models.Property.objects.filter(parcel_id=normalized).afirst()
+
+
+@strawberry.type(description="Read operations.")
+class Query:
+    property: PropertyType | None = strawberry.field(
+        resolver=_property_by_id,
+        description="One property by id; null (and no error) when none has this id.",
+    )
+    property_by_parcel: PropertyType | None = strawberry.field(
+        resolver=_property_by_parcel,
+        description="One property by parcel id (dashes allowed); null when unknown.",
+    )
+    properties: OffsetPaginated[PropertyType] = strawberry_django.offset_paginated(
+        field_cls=PropertyListField,
+        filters=PropertyFilter,
+        ordering=PropertyOrder,
+        description=(
+            "Properties matching `filters`, sorted by `ordering` (default: by id), one page at a "
+            f"time: `pagination.limit` defaults to 20 and may not exceed "
+            f"{settings.GRAPHQL_MAX_PAGE_SIZE}."
+        ),
+    )
+
+
+async def _update_property(
+    info: strawberry.Info, id: strawberry.ID, data: PropertyUpdateInput
+) -> models.Property | None:
+    user = await info.context.request.auser()
+    if not user.is_authenticated:
+        raise coded_error("Sign in to update properties.", UNAUTHENTICATED)
+    if not await user.ahas_perm("properties.change_property"):
+        raise coded_error(
+            "You need the properties.change_property permission to update properties.",
+            FORBIDDEN,
+        )
+    pk = parse_object_id(id, type_name="Property")
+    changes = {
+        name: getattr(data, name)
+        for name in services.EDITABLE_FIELDS
+        if getattr(data, name, UNSET) is not UNSET
+    }
+    try:
+        return await sync_to_async(services.update_property)(pk, changes)
+    except models.Property.DoesNotExist as exc:
+        raise coded_error(f"No property has id {pk}.", NOT_FOUND) from exc
+    except ValidationError as exc:
+        raise validation_failed(exc, prefix="data.") from exc
+
+
+@strawberry.type(description="Write operations; each needs a signed-in user with permission.")
+class Mutation:
+    update_property: PropertyType | None = strawberry.mutation(
+        resolver=_update_property,
+        description=(
+            "Change local fields of one property. Needs the properties.change_property "
+            "permission. Invalid input is refused as a whole (BAD_USER_INPUT, with every field "
+            "problem in extensions.fields) and nothing is written."
+        ),
+    )
