@@ -1,0 +1,64 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# Both create .venv, install the Python packages (pyproject.toml) and GraphiQL's browser
+# assets (package.json, from the npm registry), so nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DEMO_COUNT ?= 200
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+DJANGO := $(BIN)/python manage.py
+
+.PHONY: install demo serve-demo test lint format schema clean
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required for GraphiQL's assets (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The demo runs on the embedded defaults: SQLite in the project folder and the memory cache.
+demo: export DEBUG ?= 1
+demo: install
+	$(DJANGO) migrate --noinput
+	$(DJANGO) seed_demo --count $(DEMO_COUNT)
+	$(DJANGO) collectstatic --noinput --verbosity 0
+	@echo ""
+	@echo "  GraphiQL:  http://$(HOST):$(PORT)/graphql/   (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "  Example:   curl -s http://$(HOST):$(PORT)/graphql/ -H 'Content-Type: application/json' \\"
+	@echo "               -d '{\"query\": \"{ properties(pagination: {limit: 3}) { totalCount results { parcelId streetAddress city listPrice } } }\"}'"
+	@echo ""
+	$(BIN)/uvicorn django_project.asgi:application --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DEBUG=1 $(DJANGO) makemigrations --check --dry-run
+	DEBUG=1 $(DJANGO) check --fail-level WARNING
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: install
+	DEBUG=1 $(DJANGO) export_schema schema:schema --path schema.graphql
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,91 @@
+"""Settings come from the environment and refuse bad values with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from django_project.settings import parse_cache_url
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "CACHE_URL"}}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django_project.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])",
+        ],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    result = load_settings(DEBUG="0")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_debug_gets_a_development_secret_key():
+    result = load_settings(DEBUG="1")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("True")
+
+
+def test_database_url_selects_postgresql():
+    result = load_settings(DEBUG="1", DATABASE_URL="postgres://u@127.0.0.1:5432/x")
+
+    assert result.stdout.split() == ["True", "django.db.backends.postgresql"]
+
+
+def test_bad_boolean_is_refused():
+    result = load_settings(DEBUG="maybe")
+
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("memory://", {"backend": "memory"}),
+        (
+            "redis://127.0.0.1:6380/2",
+            {
+                "backend": "redis",
+                "endpoint": "127.0.0.1",
+                "port": 6380,
+                "db": 2,
+                "password": None,
+                "ssl": False,
+            },
+        ),
+        (
+            "rediss://:s3cret@cache.internal",
+            {
+                "backend": "redis",
+                "endpoint": "cache.internal",
+                "port": 6379,
+                "db": 0,
+                "password": "s3cret",
+                "ssl": True,
+            },
+        ),
+    ],
+)
+def test_cache_url_forms(url, expected):
+    assert parse_cache_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["memcached://x", "redis://h/abc", "locmem"])
+def test_bad_cache_url_is_refused(url):
+    with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
+        parse_cache_url(url)
