@@ -199,5 +199,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # httpx logs every request's full URL at INFO: tokens in paths (FileMaker logout),
+        # SOQL and addresses in query strings. clients/ logs each call itself, redacted.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
