@@ -139,6 +139,10 @@ class ExternalClient:
             return None
         return from_response(response, self.service, operation, self._error_detail(response))
 
+    def _resolve_url(self, url: str) -> str:
+        """The URL to send to, once authenticated (Salesforce learns its host at login)."""
+        return url
+
     def _redactions(self) -> Iterable[str]:
         """Values that must never appear in a logged path (tokens that live in URLs)."""
         return ()
@@ -256,13 +260,27 @@ class ExternalClient:
         auth = await self._auth_headers(attempt) if authenticated else {}
         try:
             return await self._exchange(
-                method, url, operation, parse, attempt, {**headers, **auth}, rest, authenticated
+                method,
+                self._resolve_url(url),
+                operation,
+                parse,
+                attempt,
+                {**headers, **auth},
+                rest,
+                authenticated,
             )
         except SessionExpired:
             await self._renew_session(auth)
         auth = await self._auth_headers(attempt)
         return await self._exchange(
-            method, url, operation, parse, attempt, {**headers, **auth}, rest, False
+            method,
+            self._resolve_url(url),
+            operation,
+            parse,
+            attempt,
+            {**headers, **auth},
+            rest,
+            False,
         )
 
     async def _exchange(
@@ -280,7 +298,11 @@ class ExternalClient:
         started = time.perf_counter()
         try:
             response = await self._http.request(
-                method, url, headers=headers, timeout=self.config.timeout, **request
+                method,
+                url,
+                headers=headers,
+                timeout=request.get("timeout", self.config.timeout),
+                **{k: v for k, v in request.items() if k != "timeout"},
             )
         except httpx.HTTPError as exc:
             error = from_exception(exc, self.service, operation)
