@@ -15,39 +15,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from django_project.env import env_bool, env_int, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def parse_cache_url(url: str) -> dict[str, object]:
@@ -180,6 +150,15 @@ STRAWBERRY_DJANGO = {
     "PAGINATION_DEFAULT_LIMIT": min(20, GRAPHQL_MAX_PAGE_SIZE),
     "PAGINATION_MAX_LIMIT": GRAPHQL_MAX_PAGE_SIZE,
 }
+
+# External systems: one settings module each (django_project/integrations/), one line here.
+from django_project.integrations.filemaker import FILEMAKER  # noqa: E402, F401
+from django_project.integrations.geocoder import GEOCODER  # noqa: E402, F401
+from django_project.integrations.salesforce import SALESFORCE  # noqa: E402, F401
+from django_project.integrations.tax_assessor import TAX_ASSESSOR  # noqa: E402, F401
+
+#: Connections the shared HTTP pool keeps for all external systems together.
+UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -89,3 +89,34 @@ def test_cache_url_forms(url, expected):
 def test_bad_cache_url_is_refused(url):
     with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
         parse_cache_url(url)
+
+
+def test_external_system_settings_are_validated_by_name():
+    result = load_settings(DEBUG="1", FILEMAKER_READ_TIMEOUT="soon")
+
+    assert result.returncode != 0
+    assert "FILEMAKER_READ_TIMEOUT must be a number" in result.stderr
+
+
+def test_external_system_settings_come_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django_project.settings as s; "
+            "sf, geo = s.SALESFORCE, s.GEOCODER; "
+            "print(sf['base_url'], sf['max_attempts'], geo['batch_size'])",
+        ],
+        env={
+            **os.environ,
+            "DEBUG": "1",
+            "SALESFORCE_URL": "https://acme.my.salesforce.com",
+            "SALESFORCE_MAX_ATTEMPTS": "2",
+            "GEOCODER_BATCH_SIZE": "500",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["https://acme.my.salesforce.com", "2", "500"]

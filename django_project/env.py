@@ -1,0 +1,70 @@
+"""Reading typed settings from environment variables, with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def client_settings(prefix: str, *, base_url: str, read_timeout: float, batch_size: int) -> dict:
+    """The knobs every external client has, as `<PREFIX>_URL`, `<PREFIX>_READ_TIMEOUT`, ..."""
+    return {
+        "base_url": env_str(f"{prefix}_URL", base_url),
+        "connect_timeout": env_float(f"{prefix}_CONNECT_TIMEOUT", 1.0, minimum=0.01),
+        "read_timeout": env_float(f"{prefix}_READ_TIMEOUT", read_timeout, minimum=0.01),
+        "max_attempts": env_int(f"{prefix}_MAX_ATTEMPTS", 3, minimum=1),
+        "retry_budget": env_float(f"{prefix}_RETRY_BUDGET", 2.5, minimum=0.0),
+        "breaker_threshold": env_int(f"{prefix}_BREAKER_THRESHOLD", 5, minimum=1),
+        "breaker_cooldown": env_float(f"{prefix}_BREAKER_COOLDOWN", 30.0),
+        "batch_size": env_int(f"{prefix}_BATCH_SIZE", batch_size, minimum=1),
+    }

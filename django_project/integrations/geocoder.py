@@ -1,0 +1,9 @@
+from django_project.env import client_settings, env_float, env_str
+
+GEOCODER = {
+    **client_settings(
+        "GEOCODER", base_url="http://127.0.0.1:3003", read_timeout=2.0, batch_size=1000
+    ),
+    "benchmark": env_str("GEOCODER_BENCHMARK", "Public_AR_Current"),
+    "batch_read_timeout": env_float("GEOCODER_BATCH_READ_TIMEOUT", 10.0, minimum=0.1),
+}

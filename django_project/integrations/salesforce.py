@@ -1,0 +1,11 @@
+from django_project.env import client_settings, env_str
+
+SALESFORCE = {
+    **client_settings(
+        "SALESFORCE", base_url="http://127.0.0.1:3001", read_timeout=2.0, batch_size=200
+    ),
+    "client_id": env_str("SALESFORCE_CLIENT_ID"),
+    "client_secret": env_str("SALESFORCE_CLIENT_SECRET"),
+    "api_version": env_str("SALESFORCE_API_VERSION", "v62.0"),
+    "parcel_field": env_str("SALESFORCE_PARCEL_FIELD", "Parcel_ID__c"),
+}

@@ -1,0 +1,70 @@
+"""One client per external system per event loop, built from settings, sharing one HTTP pool.
+
+Per event loop because httpx pools (like aiocache's Redis pool) belong to the loop that opened
+them: uvicorn runs one loop per worker process, tests one per test. `close_upstreams()` runs at
+ASGI shutdown (django_project/asgi.py): FileMaker sessions are logged out, then the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from django.conf import settings
+
+from clients.base import ExternalClient
+from clients.pool import HttpPool, new_pool
+from resolvers import filemaker, geocoder, salesforce, tax_assessor
+
+#: service name -> how to build its client. A new system adds one line here.
+BUILDERS: Mapping[str, Callable[[HttpPool], ExternalClient]] = MappingProxyType(
+    {
+        "filemaker": filemaker.build_client,
+        "salesforce": salesforce.build_client,
+        "tax_assessor": tax_assessor.build_client,
+        "geocoder": geocoder.build_client,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    http: HttpPool
+    clients: Mapping[str, ExternalClient]
+
+    def __getitem__(self, service: str) -> ExternalClient:
+        return self.clients[service]
+
+    async def aclose(self) -> None:
+        try:
+            await asyncio.gather(*(client.aclose() for client in self.clients.values()))
+        finally:
+            await self.http.aclose()
+
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Upstreams] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_upstreams() -> Upstreams:
+    """This event loop's clients, built on first use."""
+    loop = asyncio.get_running_loop()
+    upstreams = _per_loop.get(loop)
+    if upstreams is None:
+        http = new_pool(max_connections=settings.UPSTREAM_MAX_CONNECTIONS)
+        upstreams = Upstreams(
+            http=http, clients={name: build(http) for name, build in BUILDERS.items()}
+        )
+        _per_loop[loop] = upstreams
+    return upstreams
+
+
+async def close_upstreams() -> None:
+    """Close this loop's clients and pool, if any were built."""
+    upstreams = _per_loop.pop(asyncio.get_running_loop(), None)
+    if upstreams is not None:
+        await upstreams.aclose()

@@ -1,0 +1,70 @@
+"""The client factory: one client per system per event loop, one shared pool, closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+import respx
+
+from django_project.asgi import application
+from resolvers.upstreams import close_upstreams, get_upstreams
+
+
+async def test_one_client_per_system_sharing_one_pool(settings):
+    settings.FILEMAKER = {**settings.FILEMAKER, "database": "Real Estate", "username": "api"}
+    settings.TAX_ASSESSOR = {**settings.TAX_ASSESSOR, "read_timeout": 0.75}
+
+    upstreams = get_upstreams()
+    try:
+        assert set(upstreams.clients) == {"filemaker", "salesforce", "tax_assessor", "geocoder"}
+        assert get_upstreams() is upstreams
+        assert all(client._http is upstreams.http for client in upstreams.clients.values())
+        assert upstreams["filemaker"].config.database == "Real Estate"
+        assert upstreams["tax_assessor"].config.timeout.read == 0.75
+        assert {name: c.service for name, c in upstreams.clients.items()} == {
+            name: name for name in upstreams.clients
+        }
+    finally:
+        await close_upstreams()
+
+    assert upstreams.http.is_closed
+    fresh = get_upstreams()
+    assert fresh is not upstreams
+    await close_upstreams()
+
+
+def test_each_event_loop_gets_its_own_clients():
+    async def build():
+        upstreams = get_upstreams()
+        await close_upstreams()
+        return upstreams
+
+    first = asyncio.run(build())
+    second = asyncio.run(build())
+
+    assert first is not second
+    assert first.http is not second.http
+
+
+async def test_asgi_shutdown_logs_out_and_closes_the_pool(settings):
+    upstreams = get_upstreams()
+    filemaker = upstreams["filemaker"]
+    filemaker._token = "live-session-token"
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    with respx.mock(assert_all_called=True) as router:
+        logout = router.delete(url__regex=r".*/sessions/live-session-token$").respond(
+            200, json={"response": {}, "messages": [{"code": "0", "message": "OK"}]}
+        )
+        await application({"type": "lifespan"}, receive, send)
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert logout.call_count == 1
+    assert upstreams.http.is_closed
