@@ -50,6 +50,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	DEBUG=1 $(DJANGO) makemigrations --check --dry-run
 	DEBUG=1 $(DJANGO) check --fail-level WARNING
 

@@ -242,7 +242,7 @@ class ExternalClient:
         # Leave time for the next attempt to connect; otherwise fail now rather than late.
         if wait + self.config.connect_timeout / 2 >= remaining:
             return False
-        exc.retry_in = wait  # type: ignore[attr-defined]
+        exc.retry_in = wait
         return wait
 
     async def _attempt(
@@ -305,9 +305,9 @@ class ExternalClient:
                 **{k: v for k, v in request.items() if k != "timeout"},
             )
         except httpx.HTTPError as exc:
-            error = from_exception(exc, self.service, operation)
-            error.call = self._record(method, url, None, attempt, started)  # type: ignore[attr-defined]
-            raise error from exc
+            failure = from_exception(exc, self.service, operation)
+            failure.call = self._record(method, url, None, attempt, started)
+            raise failure from exc
         record = self._record(
             method, str(response.request.url), response.status_code, attempt, started
         )
@@ -326,7 +326,7 @@ class ExternalClient:
                 )
                 error.__cause__ = exc
         if error is not None:
-            error.call = record  # type: ignore[attr-defined]
+            error.call = record
             raise error
         self._log(logging.INFO, operation, record, "ok")
         return result
@@ -371,12 +371,12 @@ class ExternalClient:
         )
 
     def _log_failure(self, level: int, operation: str, exc: ExternalServiceError) -> None:
-        call: CallRecord | None = getattr(exc, "call", None)
+        call: CallRecord | None = exc.call
         if call is None:
             return
         outcome = f"{type(exc).__name__}: {exc.detail}"
         if level == logging.WARNING:
-            wait = getattr(exc, "retry_in", 0.0)
+            wait = exc.retry_in
             self._log(
                 level, operation, call, f"{outcome}; retried after {wait:.2f} s", retry_in_s=wait
             )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import email.utils
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -36,6 +37,10 @@ class ExternalServiceError(Exception):
     retryable: bool = False
     #: Whether this failure says the upstream is unhealthy (counts towards the circuit breaker).
     upstream_fault: bool = False
+    #: The HTTP exchange that failed (a clients.base.CallRecord), kept for the one log record.
+    call: Any = None
+    #: Seconds our backoff chose to wait before the next attempt, when one follows.
+    retry_in: float = 0.0
 
     def __init__(
         self,
