@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 DJANGO := $(BIN)/python manage.py
 
-.PHONY: install demo serve-demo test lint format schema clean
+.PHONY: install demo test lint format schema clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -30,18 +30,9 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The demo runs on the embedded defaults: SQLite in the project folder and the memory cache.
-demo: export DEBUG ?= 1
+# The demo runs on the embedded defaults (SQLite, memory cache) with the four emulators.
 demo: install
-	$(DJANGO) migrate --noinput
-	$(DJANGO) seed_demo --count $(DEMO_COUNT)
-	$(DJANGO) collectstatic --noinput --verbosity 0
-	@echo ""
-	@echo "  GraphiQL:  http://$(HOST):$(PORT)/graphql/   (admin: http://$(HOST):$(PORT)/admin/)"
-	@echo "  Example:   curl -s http://$(HOST):$(PORT)/graphql/ -H 'Content-Type: application/json' \\"
-	@echo "               -d '{\"query\": \"{ properties(pagination: {limit: 3}) { totalCount results { parcelId streetAddress city listPrice } } }\"}'"
-	@echo ""
-	$(BIN)/uvicorn django_project.asgi:application --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) DEMO_COUNT=$(DEMO_COUNT) scripts/demo
 
 test: install
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -36,7 +36,8 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    raw = os.environ.get(name, "").strip() or default
+    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:

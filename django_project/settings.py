@@ -104,7 +104,7 @@ DATABASES = {
     )
 }
 
-CACHE_URL = os.environ.get("CACHE_URL", "memory://")
+CACHE_URL = os.environ.get("CACHE_URL", "").strip() or "memory://"
 CACHE_CONFIG = parse_cache_url(CACHE_URL)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -160,7 +160,7 @@ from django_project.integrations.tax_assessor import TAX_ASSESSOR  # noqa: E402,
 #: Connections the shared HTTP pool keeps for all external systems together.
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)
 
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = (os.environ.get("LOG_LEVEL", "").strip() or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
@@ -182,5 +182,8 @@ LOGGING = {
         # SOQL and addresses in query strings. clients/ logs each call itself, redacted.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # stamina logs a bare "retry_scheduled" per retry; clients.base already logs each
+        # retried call with its service, status and wait.
+        "stamina": {"level": "ERROR"},
     },
 }

@@ -13,7 +13,7 @@ import stamina
 @pytest.fixture(autouse=True)
 def no_backoff_sleep() -> Iterator[None]:
     """Retries run at once; our backoff hook still computes (and logs) the wait it asks for."""
-    with stamina.set_testing(True, attempts=3):
+    with stamina.set_testing(True, attempts=3, cap=True):
         yield
 
 

@@ -1,0 +1,96 @@
+"""`python manage.py emulators`: serve the four external-system emulators on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from emulators.base import Emulator
+from emulators.registry import EMULATORS
+
+
+def parse_fault(text: str) -> tuple[str, str, Any]:
+    """`service:key=value` (value as JSON: 0.2, true, 503) -> (service, key, value)."""
+    service, _, assignment = text.partition(":")
+    key, _, raw = assignment.partition("=")
+    if service not in EMULATORS or not key or not raw:
+        raise CommandError(
+            f"--fault {text!r}: use SERVICE:KEY=VALUE with SERVICE one of {', '.join(EMULATORS)}"
+        )
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return service, key, value
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve local emulators of FileMaker, Salesforce, the tax assessor and the geocoder on "
+        "loopback, accepting the credentials the clients are configured with. Prints one line "
+        "per system: its service name and base URL. Faults can be set here and changed at run "
+        "time with POST /_emulator/faults."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Interface (default 127.0.0.1).")
+        for name, (_, port) in EMULATORS.items():
+            parser.add_argument(
+                f"--{name.replace('_', '-')}-port",
+                type=int,
+                default=port,
+                help=f"Port for {name} (default {port}).",
+            )
+        parser.add_argument("--latency-ms", type=float, default=0.0, help="Added to every call.")
+        parser.add_argument("--jitter-ms", type=float, default=0.0, help="Random extra latency.")
+        parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="SERVICE:KEY=VALUE",
+            help="A starting fault, e.g. geocoder:error_rate=0.3 (repeatable).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        faults: dict[str, dict[str, Any]] = {
+            name: {"latency_ms": options["latency_ms"], "jitter_ms": options["jitter_ms"]}
+            for name in EMULATORS
+        }
+        for text in options["fault"]:
+            service, key, value = parse_fault(text)
+            faults[service][key] = value
+        apps: dict[str, tuple[Emulator, int]] = {}
+        for name, (cls, _) in EMULATORS.items():
+            try:
+                app = cls.for_client(getattr(settings, name.upper()), **faults[name])
+            except ValueError as exc:
+                raise CommandError(f"{name}: {exc}") from exc
+            apps[name] = (app, options[f"{name}_port"])
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self._serve(apps, options["host"]))
+
+    async def _serve(self, apps: dict[str, tuple[Emulator, int]], host: str) -> None:
+        servers = {
+            name: uvicorn.Server(
+                uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+            )
+            for name, (app, port) in apps.items()
+        }
+        tasks = [asyncio.create_task(server.serve()) for server in servers.values()]
+        while not all(server.started for server in servers.values()):
+            if any(task.done() for task in tasks):
+                for server in servers.values():
+                    server.should_exit = True
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise CommandError("an emulator could not start (is its port in use?)")
+            await asyncio.sleep(0.05)
+        for name, (_, port) in apps.items():
+            self.stdout.write(f"{name} http://{host}:{port}")
+        self.stdout.flush()
+        await asyncio.gather(*tasks)
