@@ -83,6 +83,7 @@ class ClientConfig:
 class CallRecord:
     """One HTTP exchange, as logged."""
 
+    operation: str
     method: str
     path: str
     status: int | None
@@ -197,7 +198,7 @@ class ExternalClient:
             ):
                 with attempt:
                     if last_failure is not None:
-                        self._log_failure(logging.WARNING, operation, last_failure)
+                        self._log_failure(logging.WARNING, last_failure)
                     try:
                         result = await self._attempt(
                             method, url, operation, parse, authenticated, attempt.num, request
@@ -206,7 +207,7 @@ class ExternalClient:
                         last_failure = exc
                         raise
         except ExternalServiceError as exc:
-            self._log_failure(logging.ERROR, operation, exc)
+            self._log_failure(logging.ERROR, exc)
             if exc.upstream_fault:
                 self.breaker.record_failure()
             else:
@@ -306,13 +307,13 @@ class ExternalClient:
             )
         except httpx.HTTPError as exc:
             failure = from_exception(exc, self.service, operation)
-            failure.call = self._record(method, url, None, attempt, started)
+            failure.call = self._record(operation, method, url, None, attempt, started)
             raise failure from exc
         record = self._record(
-            method, str(response.request.url), response.status_code, attempt, started
+            operation, method, str(response.request.url), response.status_code, attempt, started
         )
         if detect_expiry and self._is_session_expired(response):
-            self._log(logging.INFO, operation, record, "session_expired")
+            self._log(logging.INFO, record, "session_expired")
             raise SessionExpired
         error = self._classify(response, operation)
         if error is None:
@@ -328,29 +329,33 @@ class ExternalClient:
         if error is not None:
             error.call = record
             raise error
-        self._log(logging.INFO, operation, record, "ok")
+        self._log(logging.INFO, record, "ok")
         return result
 
     # -- logging ----------------------------------------------------------------------------
 
     def _record(
-        self, method: str, url: str, status: int | None, attempt: int, started: float
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        status: int | None,
+        attempt: int,
+        started: float,
     ) -> CallRecord:
         path = httpx.URL(url).path
         for secret in self._redactions():
             if secret:
                 path = path.replace(secret, "***")
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        return CallRecord(method.upper(), path, status, attempt, duration_ms)
+        return CallRecord(operation, method.upper(), path, status, attempt, duration_ms)
 
-    def _log(
-        self, level: int, operation: str, call: CallRecord, outcome: str, **extra: Any
-    ) -> None:
+    def _log(self, level: int, call: CallRecord, outcome: str, **extra: Any) -> None:
         logger.log(
             level,
             "%s %s: %s %s -> %s in %.1f ms (attempt %d, %s)",
             self.service,
-            operation,
+            call.operation,
             call.method,
             call.path,
             call.status if call.status is not None else "no response",
@@ -359,7 +364,7 @@ class ExternalClient:
             outcome,
             extra={
                 "service": self.service,
-                "operation": operation,
+                "operation": call.operation,
                 "method": call.method,
                 "path": call.path,
                 "status": call.status,
@@ -370,15 +375,13 @@ class ExternalClient:
             },
         )
 
-    def _log_failure(self, level: int, operation: str, exc: ExternalServiceError) -> None:
+    def _log_failure(self, level: int, exc: ExternalServiceError) -> None:
         call: CallRecord | None = exc.call
         if call is None:
             return
         outcome = f"{type(exc).__name__}: {exc.detail}"
         if level == logging.WARNING:
             wait = exc.retry_in
-            self._log(
-                level, operation, call, f"{outcome}; retried after {wait:.2f} s", retry_in_s=wait
-            )
+            self._log(level, call, f"{outcome}; retried after {wait:.2f} s", retry_in_s=wait)
         else:
-            self._log(level, operation, call, outcome)
+            self._log(level, call, outcome)

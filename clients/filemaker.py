@@ -310,6 +310,38 @@ class FileMakerClient(ExternalClient):
             parse=lambda response: str(_body(response)["response"]["modId"]),
         )
 
+    async def get_listing(self, *, record_id: str) -> Listing:
+        """One listing by record id.
+
+        Raises:
+            NotFound: no such record.
+            BadResponse: the record lacks the listing fields.
+            ExternalServiceError: any other failure.
+        """
+        record = await self.get_record(record_id=record_id)
+        try:
+            return listing_from_record(record)
+        except (KeyError, ValueError) as exc:
+            raise BadResponse(SERVICE, "get_listing", f"record {record_id} has bad fields") from exc
+
+    async def update_listing(
+        self, *, record_id: str, mod_id: str, changes: Mapping[str, Any]
+    ) -> str:
+        """Change listing fields by their names on `Listing` (agent_name, ...); returns the
+        new modId. The same rules as `update_record`: modId-locked, never resent.
+
+        Raises:
+            ValueError: a name that is not an editable listing field.
+            Conflict: the record changed since `mod_id` was read.
+            ExternalServiceError: any other failure.
+        """
+        editable = {k: v for k, v in LISTING_FIELDS.items() if k != "modified_at"}
+        unknown = set(changes) - set(editable)
+        if unknown:
+            raise ValueError(f"not editable listing fields: {sorted(unknown)}")
+        field_data = {editable[k]: "" if v is None else str(v) for k, v in changes.items()}
+        return await self.update_record(record_id=record_id, field_data=field_data, mod_id=mod_id)
+
     async def aclose(self) -> None:
         """Log out so the session stops counting against the server's session cap."""
         if self._token is None:

@@ -69,3 +69,15 @@ def client_settings(prefix: str, *, base_url: str, read_timeout: float, batch_si
         "breaker_cooldown": env_float(f"{prefix}_BREAKER_COOLDOWN", 30.0),
         "batch_size": env_int(f"{prefix}_BATCH_SIZE", batch_size, minimum=1),
     }
+
+
+def cache_settings(prefix: str, *, ttl: float, negative_ttl: float, stale_ttl: float) -> dict:
+    """How long a system's answers stay fresh (`<PREFIX>_CACHE_TTL`), how long a "no such
+    record" is trusted (`_NEGATIVE_TTL`), and how long a value may stand in when the system
+    is down (`_STALE_TTL`)."""
+    fresh = env_float(f"{prefix}_CACHE_TTL", ttl, minimum=0.0)
+    return {
+        "ttl": fresh,
+        "negative_ttl": env_float(f"{prefix}_NEGATIVE_TTL", negative_ttl, minimum=0.0),
+        "stale_ttl": max(fresh, env_float(f"{prefix}_STALE_TTL", stale_ttl, minimum=0.0)),
+    }

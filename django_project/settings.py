@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from django_project.env import env_bool, env_int, env_list
+from django_project.env import env_bool, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -143,6 +143,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # GraphQL
 GRAPHIQL_ENABLED = env_bool("GRAPHIQL_ENABLED", DEBUG)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
+# Seconds a request waits for external fields before they answer null with a timeout error.
+GRAPHQL_EXTERNAL_BUDGET = env_float("GRAPHQL_EXTERNAL_BUDGET", 3.0, minimum=0.05)
 STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": True,
@@ -152,10 +154,10 @@ STRAWBERRY_DJANGO = {
 }
 
 # External systems: one settings module each (django_project/integrations/), one line here.
-from django_project.integrations.filemaker import FILEMAKER  # noqa: E402, F401
-from django_project.integrations.geocoder import GEOCODER  # noqa: E402, F401
-from django_project.integrations.salesforce import SALESFORCE  # noqa: E402, F401
-from django_project.integrations.tax_assessor import TAX_ASSESSOR  # noqa: E402, F401
+from django_project.integrations.filemaker import FILEMAKER, FILEMAKER_CACHE  # noqa: E402, F401
+from django_project.integrations.geocoder import GEOCODER, GEOCODER_CACHE  # noqa: E402, F401
+from django_project.integrations.salesforce import SALESFORCE, SALESFORCE_CACHE  # noqa: E402, F401
+from django_project.integrations.tax_assessor import TAX_ASSESSOR, TAX_ASSESSOR_CACHE  # noqa: E402, F401
 
 #: Connections the shared HTTP pool keeps for all external systems together.
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)

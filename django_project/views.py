@@ -12,6 +12,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 
+from resolvers.context import Context, build_context
+
 
 def _no_response(request: HttpRequest) -> HttpResponseBase:  # pragma: no cover - never called
     raise AssertionError("CsrfViewMiddleware.process_view does not call get_response")
@@ -51,6 +53,9 @@ class GraphQLView(AsyncGraphQLView):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("graphql_ide", "graphiql" if settings.GRAPHIQL_ENABLED else None)
         super().__init__(**kwargs)
+
+    async def get_context(self, request: HttpRequest, response: Any) -> Context:
+        return build_context(request, response)
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if (

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -95,6 +96,8 @@ class Emulator:
     def __init__(self, *, seed: int = 7, **initial_faults: Any) -> None:
         self.faults = Faults().updated(initial_faults)
         self.calls: Counter[str] = Counter()
+        #: (route, started, finished) of recent calls, monotonic seconds: shows overlap.
+        self.timeline: deque[tuple[str, float, float]] = deque(maxlen=1000)
         self.in_flight = 0
         self.max_in_flight = 0
         self._random = random.Random(seed)
@@ -140,13 +143,16 @@ class Emulator:
         if path.startswith(CONTROL_PREFIX):
             await self._control(scope, receive, send)
             return
-        self.calls[self._route_name(scope)] += 1
+        route = self._route_name(scope)
+        self.calls[route] += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        started = time.monotonic()
         try:
             await self._serve(scope, receive, send)
         finally:
             self.in_flight -= 1
+            self.timeline.append((route, started, time.monotonic()))
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.faults
@@ -254,6 +260,7 @@ class Emulator:
     def reset(self) -> None:
         self.faults = Faults()
         self.calls.clear()
+        self.timeline.clear()
         self.max_in_flight = self.in_flight
         self._random = random.Random(self._seed)
         self.reset_state()

@@ -135,7 +135,7 @@ class FileMakerEmulator(Emulator):
                 media_type="text/html",
                 headers=headers,
             )
-        response = fm("500", "Injected FileMaker error", status)
+        response = fm("812", "Exceeded host's capacity", status)
         response.headers.update(headers)
         return response
 

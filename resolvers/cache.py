@@ -8,14 +8,20 @@ uses them, and tests run each case on a fresh loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import typing
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import JsonSerializer
 from django.conf import settings
+
+T = TypeVar("T")
 
 NAMESPACE = "propertygraph"
 #: Seconds an operation may take before the cache counts as down; well under a request budget.
@@ -56,3 +62,34 @@ def get_cache() -> BaseCache:
     if cache is None:
         cache = _per_loop[loop] = build_cache(settings.CACHE_CONFIG)
     return cache
+
+
+def to_json(value: Any) -> Any:
+    """A client's frozen dataclass as JSON-safe data (Decimal and dates as strings)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value
+
+
+def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Rebuild `cls` from `to_json` output, restoring Decimal, date and datetime fields."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        raw = data.get(f.name)
+        kinds = set(typing.get_args(hints[f.name])) or {hints[f.name]}
+        if raw is None:
+            values[f.name] = None
+        elif Decimal in kinds:
+            values[f.name] = Decimal(raw)
+        elif datetime in kinds:
+            values[f.name] = datetime.fromisoformat(raw)
+        elif date in kinds:
+            values[f.name] = date.fromisoformat(raw)
+        else:
+            values[f.name] = raw
+    return cls(**values)

@@ -1,12 +1,44 @@
-"""Geocoded locations for properties (the loader arrives with the resolvers issue)."""
+"""Coordinates for property addresses: GeoLocationByAddressLoader, and the client it uses."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 
-from clients.geocoder import GeocoderConfig, GeocodingClient
+from clients.geocoder import Address, GeocoderConfig, GeocodingClient, Location
 from clients.pool import HttpPool
+from resolvers.cache import from_json, to_json
+from resolvers.loader import ExternalLoader
+
+#: (street, city, state, postal code), as the Property row has them.
+AddressKey = tuple[str, str, str, str]
 
 
 def build_client(http: HttpPool) -> GeocodingClient:
     return GeocodingClient(GeocoderConfig(**settings.GEOCODER), http=http)
+
+
+class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):
+    service = "geocoder"
+    namespace = "geo:v1"
+    client: GeocodingClient
+
+    def key_text(self, key: AddressKey) -> str:
+        """A short, case- and spacing-insensitive digest: addresses are long and free-form."""
+        normal = "|".join(" ".join(part.upper().split()) for part in key)
+        return hashlib.sha256(normal.encode()).hexdigest()[:32]
+
+    async def fetch(self, keys: list[AddressKey]) -> Mapping[AddressKey, Location]:
+        found = await self.client.geocode_batch(
+            {str(i): Address(*key) for i, key in enumerate(keys)}
+        )
+        return {key: location for i, key in enumerate(keys) if (location := found[str(i)])}
+
+    def encode(self, value: Location) -> Any:
+        return to_json(value)
+
+    def decode(self, data: Any) -> Location:
+        return from_json(Location, data)

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema.errors import MaskUnexpectedErrors, is_unexpected
@@ -38,10 +39,18 @@ class PropertyGraphSchema(strawberry.Schema):
                 )
 
 
+class StaleDataExtension(SchemaExtension):
+    """Adds `extensions.stale`: fields answered from cache past their TTL, with their age."""
+
+    def get_results(self) -> dict[str, Any]:
+        stale = getattr(self.execution_context.context, "stale", None)
+        return {"stale": stale} if stale else {}
+
+
 schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[DjangoOptimizerExtension, MaskUnexpectedErrors],
+    extensions=[DjangoOptimizerExtension, MaskUnexpectedErrors, StaleDataExtension],
 )
 
 __all__ = ["schema"]

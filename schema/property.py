@@ -21,6 +21,8 @@ from strawberry_django.pagination import OffsetPaginated, OffsetPaginationInput
 
 from django_project.properties import models, services
 from django_project.properties.validators import normalize_parcel_id, validate_parcel_id
+from resolvers.context import Context
+from resolvers.fields import resolve_external
 from schema.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -30,6 +32,12 @@ from schema.errors import (
     parse_object_id,
     validation_failed,
 )
+from schema.filemaker import Listing, ListingUpdateInput
+from schema.geocoder import GeoLocation
+from schema.salesforce import OwnerAccount
+from schema.tax_assessor import TaxAssessment
+
+Info = strawberry.Info[Context, None]
 
 PropertyTypeEnum = strawberry.enum(
     models.PropertyType, name="PropertyType", description="Kind of property."
@@ -62,6 +70,38 @@ class PropertyType:
     salesforce_account_id: auto
     created_at: auto
     updated_at: auto
+
+    @strawberry_django.field(
+        only=["parcel_id"],
+        description="The listing record in FileMaker; null with an error when FileMaker fails.",
+    )
+    async def listing(self, info: Info) -> Listing | None:
+        return await resolve_external(info, info.context.loaders.listing_by_parcel, self.parcel_id)
+
+    @strawberry_django.field(
+        only=["parcel_id"],
+        description="The owner's Account in Salesforce; null when the owner is not in "
+        "Salesforce, or with an error when Salesforce fails.",
+    )
+    async def owner(self, info: Info) -> OwnerAccount | None:
+        return await resolve_external(info, info.context.loaders.owner_by_parcel, self.parcel_id)
+
+    @strawberry_django.field(
+        only=["parcel_id"],
+        description="The county's latest assessment; null when the county has none, or with "
+        "an error when the assessor's service fails.",
+    )
+    async def tax_assessment(self, info: Info) -> TaxAssessment | None:
+        return await resolve_external(info, info.context.loaders.tax_by_parcel, self.parcel_id)
+
+    @strawberry_django.field(
+        only=["street_address", "city", "state", "postal_code"],
+        description="Coordinates of the address; null when the geocoder finds no match, or "
+        "with an error when it fails.",
+    )
+    async def location(self, info: Info) -> GeoLocation | None:
+        key = self.address_key
+        return await resolve_external(info, info.context.loaders.location_by_address, key)
 
 
 @strawberry.input(
@@ -219,9 +259,7 @@ class Query:
     )
 
 
-async def _update_property(
-    info: strawberry.Info, id: strawberry.ID, data: PropertyUpdateInput
-) -> models.Property | None:
+async def _require_change_permission(info: Info) -> None:
     user = await info.context.request.auser()
     if not user.is_authenticated:
         raise coded_error("Sign in to update properties.", UNAUTHENTICATED)
@@ -230,6 +268,12 @@ async def _update_property(
             "You need the properties.change_property permission to update properties.",
             FORBIDDEN,
         )
+
+
+async def _update_property(
+    info: Info, id: strawberry.ID, data: PropertyUpdateInput
+) -> models.Property | None:
+    await _require_change_permission(info)
     pk = parse_object_id(id, type_name="Property")
     changes = {
         name: getattr(data, name)
@@ -244,6 +288,27 @@ async def _update_property(
         raise validation_failed(exc, prefix="data.") from exc
 
 
+async def _update_listing(
+    info: Info, property_id: strawberry.ID, mod_id: str, input: ListingUpdateInput
+) -> Listing | None:
+    await _require_change_permission(info)
+    pk = parse_object_id(property_id, type_name="Property")
+    prop = await models.Property.objects.filter(pk=pk).afirst()
+    if prop is None:
+        raise coded_error(f"No property has id {pk}.", NOT_FOUND)
+    if not mod_id.strip().isdigit():
+        raise coded_error("modId must be the listing's modId as last read.", BAD_USER_INPUT)
+    changes = {name: value for name, value in vars(input).items() if value is not UNSET}
+    if not changes:
+        raise coded_error("Give at least one listing field to change.", BAD_USER_INPUT)
+    return await info.context.loaders.listing_by_parcel.update(
+        parcel_id=prop.parcel_id,
+        record_id=prop.filemaker_record_id,
+        mod_id=mod_id.strip(),
+        changes=changes,
+    )
+
+
 @strawberry.type(description="Write operations; each needs a signed-in user with permission.")
 class Mutation:
     update_property: PropertyType | None = strawberry.mutation(
@@ -252,5 +317,14 @@ class Mutation:
             "Change local fields of one property. Needs the properties.change_property "
             "permission. Invalid input is refused as a whole (BAD_USER_INPUT, with every field "
             "problem in extensions.fields) and nothing is written."
+        ),
+    )
+    update_listing: Listing | None = strawberry.mutation(
+        resolver=_update_listing,
+        description=(
+            "Change the property's listing in FileMaker. Send the modId you read: if the "
+            "listing changed since, nothing is written and the error is "
+            "EXTERNAL_SERVICE_CONFLICT (reload and try again). Never retried automatically; "
+            "needs the properties.change_property permission."
         ),
     )

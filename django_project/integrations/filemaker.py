@@ -1,4 +1,4 @@
-from django_project.env import client_settings, env_str
+from django_project.env import cache_settings, client_settings, env_str
 
 FILEMAKER = {
     **client_settings(
@@ -9,3 +9,6 @@ FILEMAKER = {
     "password": env_str("FILEMAKER_PASSWORD"),
     "layout": env_str("FILEMAKER_LAYOUT", "Listings"),
 }
+
+# Freshness: listings change often: minutes.
+FILEMAKER_CACHE = cache_settings("FILEMAKER", ttl=120, negative_ttl=60, stale_ttl=86400)

@@ -1,4 +1,4 @@
-from django_project.env import client_settings, env_float, env_str
+from django_project.env import cache_settings, client_settings, env_float, env_str
 
 GEOCODER = {
     **client_settings(
@@ -7,3 +7,6 @@ GEOCODER = {
     "benchmark": env_str("GEOCODER_BENCHMARK", "Public_AR_Current"),
     "batch_read_timeout": env_float("GEOCODER_BATCH_READ_TIMEOUT", 10.0, minimum=0.1),
 }
+
+# Freshness: addresses do not move: a day.
+GEOCODER_CACHE = cache_settings("GEOCODER", ttl=86400, negative_ttl=3600, stale_ttl=2592000)

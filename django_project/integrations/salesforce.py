@@ -1,4 +1,4 @@
-from django_project.env import client_settings, env_str
+from django_project.env import cache_settings, client_settings, env_str
 
 SALESFORCE = {
     **client_settings(
@@ -9,3 +9,6 @@ SALESFORCE = {
     "api_version": env_str("SALESFORCE_API_VERSION", "v62.0"),
     "parcel_field": env_str("SALESFORCE_PARCEL_FIELD", "Parcel_ID__c"),
 }
+
+# Freshness: CRM data: minutes.
+SALESFORCE_CACHE = cache_settings("SALESFORCE", ttl=300, negative_ttl=60, stale_ttl=86400)

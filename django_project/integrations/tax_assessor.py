@@ -1,4 +1,4 @@
-from django_project.env import client_settings, env_str
+from django_project.env import cache_settings, client_settings, env_str
 
 TAX_ASSESSOR = {
     **client_settings(
@@ -7,3 +7,6 @@ TAX_ASSESSOR = {
     "dataset": env_str("TAX_ASSESSOR_DATASET", "uzyt-m557"),
     "app_token": env_str("TAX_ASSESSOR_APP_TOKEN"),
 }
+
+# Freshness: assessments change yearly: hours.
+TAX_ASSESSOR_CACHE = cache_settings("TAX_ASSESSOR", ttl=21600, negative_ttl=3600, stale_ttl=604800)

@@ -164,6 +164,11 @@ class Property(models.Model):
         super().clean_fields(exclude=exclude)
 
     @property
+    def address_key(self) -> tuple[str, str, str, str]:
+        """The address as the geocoder takes it: street, city, state, postal code."""
+        return (self.street_address, self.city, self.state, self.postal_code)
+
+    @property
     def full_address(self) -> str:
         """One-line address, the form geocoders take."""
         return f"{self.street_address}, {self.city}, {self.state} {self.postal_code}"

@@ -1,0 +1,114 @@
+"""ExternalServiceError -> GraphQLError, in one place, with one documented set of codes.
+
+| code                            | when                                                     |
+|---------------------------------|----------------------------------------------------------|
+| EXTERNAL_SERVICE_UNAVAILABLE    | the system is down, erroring, or its circuit is open     |
+| EXTERNAL_SERVICE_TIMEOUT        | it did not answer in time, or the request's budget ran out |
+| EXTERNAL_SERVICE_RATE_LIMITED   | it is throttling us or our quota is spent                |
+| EXTERNAL_SERVICE_BAD_RESPONSE   | it answered something we could not read                 |
+| EXTERNAL_SERVICE_AUTH_FAILED    | it refused our credentials (an administrator must act)   |
+| EXTERNAL_SERVICE_CONFLICT       | a write lost an optimistic lock: reload and try again    |
+| EXTERNAL_SERVICE_REJECTED       | it refused our request as invalid                        |
+| NOT_FOUND                       | the record a write targets does not exist there          |
+
+Every entry carries `extensions.service` (the stable name) and `extensions.retryable`.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+from clients.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    Conflict,
+    ExternalServiceError,
+    NotFound,
+    RateLimited,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
+
+DISPLAY_NAMES = {
+    "filemaker": "FileMaker",
+    "salesforce": "Salesforce",
+    "tax_assessor": "The tax assessor",
+    "geocoder": "The geocoder",
+}
+
+UNAVAILABLE = "EXTERNAL_SERVICE_UNAVAILABLE"
+TIMEOUT = "EXTERNAL_SERVICE_TIMEOUT"
+RATE_LIMITED = "EXTERNAL_SERVICE_RATE_LIMITED"
+BAD_RESPONSE = "EXTERNAL_SERVICE_BAD_RESPONSE"
+AUTH_FAILED = "EXTERNAL_SERVICE_AUTH_FAILED"
+CONFLICT = "EXTERNAL_SERVICE_CONFLICT"
+REJECTED = "EXTERNAL_SERVICE_REJECTED"
+NOT_FOUND = "NOT_FOUND"
+
+
+def display_name(service: str) -> str:
+    return DISPLAY_NAMES.get(service, service)
+
+
+def coded(message: str, code: str, service: str, *, retryable: bool) -> GraphQLError:
+    return GraphQLError(
+        message, extensions={"code": code, "service": service, "retryable": retryable}
+    )
+
+
+def graphql_error(exc: ExternalServiceError) -> GraphQLError:
+    """The error a client of our API sees: what happened and what they can do about it."""
+    name = display_name(exc.service)
+    if isinstance(exc, ServiceTimeout):
+        return coded(
+            f"{name} did not answer in time; try again shortly.",
+            TIMEOUT,
+            exc.service,
+            retryable=True,
+        )
+    if isinstance(exc, RateLimited):
+        when = f"in {exc.retry_after:.0f} s" if exc.retry_after else "later"
+        return coded(
+            f"{name} is limiting our requests; try again {when}.",
+            RATE_LIMITED,
+            exc.service,
+            retryable=exc.retryable,
+        )
+    if isinstance(exc, ServiceUnavailable):
+        return coded(
+            f"{name} is unavailable; try again shortly.", UNAVAILABLE, exc.service, retryable=True
+        )
+    if isinstance(exc, BadResponse):
+        return coded(
+            f"{name} sent an answer we could not read; this has been logged.",
+            BAD_RESPONSE,
+            exc.service,
+            retryable=False,
+        )
+    if isinstance(exc, AuthenticationFailed):
+        return coded(
+            f"{name} refused our credentials; an administrator needs to update them.",
+            AUTH_FAILED,
+            exc.service,
+            retryable=False,
+        )
+    if isinstance(exc, Conflict):
+        return coded(
+            f"{name} has a newer version of this record; reload it and try again.",
+            CONFLICT,
+            exc.service,
+            retryable=False,
+        )
+    if isinstance(exc, NotFound):
+        return coded(f"{name} has no such record.", NOT_FOUND, exc.service, retryable=False)
+    return coded(f"{name} refused the request.", REJECTED, exc.service, retryable=False)
+
+
+def deadline_error(service: str, budget: float) -> GraphQLError:
+    return coded(
+        f"{display_name(service)} did not answer within this request's {budget:g} s budget; "
+        "try again shortly.",
+        TIMEOUT,
+        service,
+        retryable=True,
+    )

@@ -1,0 +1,20 @@
+"""GraphQL types for data owned by Salesforce (the owner's Account)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+
+@strawberry.type(description="The property owner's Account in Salesforce.")
+class OwnerAccount:
+    id: strawberry.ID = strawberry.field(description="Salesforce Account id (18 characters).")
+    name: str = strawberry.field(description="Account name: the owner.")
+    phone: str | None = strawberry.field(description="Main phone number.")
+    owner_name: str | None = strawberry.field(
+        description="The Salesforce user who owns the account (our account manager)."
+    )
+    last_activity_date: date | None = strawberry.field(
+        description="Date of the latest task or event on the account."
+    )

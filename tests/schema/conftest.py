@@ -1,0 +1,86 @@
+"""The GraphQL endpoint wired to in-process emulators, for tests of the external fields.
+
+Settings point each client at `http://<service>.emulator`, and the shared HTTP pool routes each
+host to its emulator app through httpx.ASGITransport: the real clients, loaders and cache run
+unchanged, and each emulator counts the calls it received.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+import resolvers.upstreams
+from emulators.filemaker import FileMakerEmulator
+from emulators.geocoder import GeocoderEmulator
+from emulators.salesforce import SalesforceEmulator
+from emulators.tax_assessor import TaxAssessorEmulator
+from resolvers.cache import get_cache
+from resolvers.upstreams import close_upstreams
+
+CREDENTIALS = {
+    "FILEMAKER": {"database": "TestListings", "username": "api", "password": "fm-test-pass"},
+    "SALESFORCE": {"client_id": "test-key", "client_secret": "sf-test-secret"},
+    "TAX_ASSESSOR": {"app_token": "test-app-token"},
+    "GEOCODER": {},
+}
+
+
+@pytest.fixture
+def no_backoff_sleep() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3, cap=True):
+        yield
+
+
+@pytest.fixture
+async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[dict[str, Any]]:
+    apps = {
+        "filemaker": FileMakerEmulator(**CREDENTIALS["FILEMAKER"]),
+        "salesforce": SalesforceEmulator(**CREDENTIALS["SALESFORCE"]),
+        "tax_assessor": TaxAssessorEmulator(**CREDENTIALS["TAX_ASSESSOR"]),
+        "geocoder": GeocoderEmulator(address_count=1000),
+    }
+    for name in apps:
+        key = name.upper()
+        setattr(
+            settings,
+            key,
+            {**getattr(settings, key), **CREDENTIALS[key], "base_url": f"http://{name}.emulator"},
+        )
+    mounts = {f"http://{name}.emulator": httpx.ASGITransport(app=app) for name, app in apps.items()}
+    monkeypatch.setattr(
+        resolvers.upstreams, "new_pool", lambda **_: httpx.AsyncClient(mounts=mounts)
+    )
+    await close_upstreams()
+    await get_cache().clear()
+    yield apps
+    await close_upstreams()
+    await get_cache().clear()
+    # The view's ORM work ran on asgiref's worker thread; close its connection there so the
+    # test database can be dropped at the end of the run.
+    await sync_to_async(connections.close_all)()
+
+
+def calls(app: Any, *, data_only: bool = True) -> int:
+    """Calls the emulator received, without logins and token fetches when `data_only`."""
+    auth = ("sessions", "oauth2/token")
+    return sum(
+        n for route, n in app.stats()["calls"].items() if not (data_only and route.endswith(auth))
+    )
+
+
+async def graphql_async(client, query: str, variables: dict | None = None) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql/",
+        data=json.dumps({"query": query, "variables": variables or {}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content[:300]
+    return response.json()
