@@ -56,52 +56,32 @@ def coded(message: str, code: str, service: str, *, retryable: bool) -> GraphQLE
     )
 
 
+#: Most specific first: (error class, code, message after the system's name).
+MAPPING: tuple[tuple[type[ExternalServiceError], str, str], ...] = (
+    (ServiceTimeout, TIMEOUT, "did not answer in time; try again shortly."),
+    (RateLimited, RATE_LIMITED, "is limiting our requests; try again {when}."),
+    (ServiceUnavailable, UNAVAILABLE, "is unavailable; try again shortly."),
+    (BadResponse, BAD_RESPONSE, "sent an answer we could not read; this has been logged."),
+    (
+        AuthenticationFailed,
+        AUTH_FAILED,
+        "refused our credentials; an administrator needs to update them.",
+    ),
+    (Conflict, CONFLICT, "has a newer version of this record; reload it and try again."),
+    (NotFound, NOT_FOUND, "has no such record."),
+)
+
+
 def graphql_error(exc: ExternalServiceError) -> GraphQLError:
     """The error a client of our API sees: what happened and what they can do about it."""
-    name = display_name(exc.service)
-    if isinstance(exc, ServiceTimeout):
-        return coded(
-            f"{name} did not answer in time; try again shortly.",
-            TIMEOUT,
-            exc.service,
-            retryable=True,
-        )
-    if isinstance(exc, RateLimited):
-        when = f"in {exc.retry_after:.0f} s" if exc.retry_after else "later"
-        return coded(
-            f"{name} is limiting our requests; try again {when}.",
-            RATE_LIMITED,
-            exc.service,
-            retryable=exc.retryable,
-        )
-    if isinstance(exc, ServiceUnavailable):
-        return coded(
-            f"{name} is unavailable; try again shortly.", UNAVAILABLE, exc.service, retryable=True
-        )
-    if isinstance(exc, BadResponse):
-        return coded(
-            f"{name} sent an answer we could not read; this has been logged.",
-            BAD_RESPONSE,
-            exc.service,
-            retryable=False,
-        )
-    if isinstance(exc, AuthenticationFailed):
-        return coded(
-            f"{name} refused our credentials; an administrator needs to update them.",
-            AUTH_FAILED,
-            exc.service,
-            retryable=False,
-        )
-    if isinstance(exc, Conflict):
-        return coded(
-            f"{name} has a newer version of this record; reload it and try again.",
-            CONFLICT,
-            exc.service,
-            retryable=False,
-        )
-    if isinstance(exc, NotFound):
-        return coded(f"{name} has no such record.", NOT_FOUND, exc.service, retryable=False)
-    return coded(f"{name} refused the request.", REJECTED, exc.service, retryable=False)
+    code, template = REJECTED, "refused the request."
+    for error_class, error_code, error_template in MAPPING:
+        if isinstance(exc, error_class):
+            code, template = error_code, error_template
+            break
+    when = f"in {exc.retry_after:.0f} s" if exc.retry_after else "later"
+    message = f"{display_name(exc.service)} {template.format(when=when)}"
+    return coded(message, code, exc.service, retryable=exc.retryable)
 
 
 def deadline_error(service: str, budget: float) -> GraphQLError:

@@ -10,7 +10,6 @@ from django.conf import settings
 from clients.errors import ExternalServiceError, NotFound
 from clients.filemaker import FileMakerClient, FileMakerConfig, Listing
 from clients.pool import HttpPool
-from resolvers.cache import from_json, to_json
 from resolvers.errors import graphql_error
 from resolvers.loader import ExternalLoader
 
@@ -22,6 +21,7 @@ def build_client(http: HttpPool) -> FileMakerClient:
 class ListingByParcelLoader(ExternalLoader[str, Listing]):
     service = "filemaker"
     namespace = "listing:v1"
+    value_type = Listing
     client: FileMakerClient
 
     async def fetch(self, keys: list[str]) -> Mapping[str, Listing]:
@@ -57,9 +57,3 @@ class ListingByParcelLoader(ExternalLoader[str, Listing]):
             raise error from exc
         self.loader.prime(parcel_id, listing, force=True)
         return listing
-
-    def encode(self, value: Listing) -> Any:
-        return to_json(value)
-
-    def decode(self, data: Any) -> Listing:
-        return from_json(Listing, data)

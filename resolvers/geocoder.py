@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
 
 from django.conf import settings
 
 from clients.geocoder import Address, GeocoderConfig, GeocodingClient, Location
 from clients.pool import HttpPool
-from resolvers.cache import from_json, to_json
 from resolvers.loader import ExternalLoader
 
 #: (street, city, state, postal code), as the Property row has them.
@@ -24,6 +22,7 @@ def build_client(http: HttpPool) -> GeocodingClient:
 class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):
     service = "geocoder"
     namespace = "geo:v1"
+    value_type = Location
     client: GeocodingClient
 
     def key_text(self, key: AddressKey) -> str:
@@ -36,9 +35,3 @@ class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):
             {str(i): Address(*key) for i, key in enumerate(keys)}
         )
         return {key: location for i, key in enumerate(keys) if (location := found[str(i)])}
-
-    def encode(self, value: Location) -> Any:
-        return to_json(value)
-
-    def decode(self, data: Any) -> Location:
-        return from_json(Location, data)

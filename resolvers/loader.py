@@ -31,6 +31,7 @@ from django.conf import settings
 from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError, ServiceUnavailable
+from resolvers.cache import from_json, to_json
 from resolvers.errors import graphql_error
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class ExternalLoader(Generic[K, V]):
     service: ClassVar[str]
     #: Cache key prefix: the system and a version bumped whenever the stored shape changes.
     namespace: ClassVar[str]
+    #: The client's frozen dataclass this loader returns (stored in the cache as JSON).
+    value_type: type[V]
 
     def __init__(self, client: Any, *, cache: BaseCache, policy: CachePolicy) -> None:
         self.client = client
@@ -119,10 +122,10 @@ class ExternalLoader(Generic[K, V]):
         raise NotImplementedError
 
     def encode(self, value: V) -> Any:
-        raise NotImplementedError
+        return to_json(value)
 
     def decode(self, data: Any) -> V:
-        raise NotImplementedError
+        return from_json(self.value_type, data)
 
     # -- API --------------------------------------------------------------------------------
 
