@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 DJANGO := $(BIN)/python manage.py
 
-.PHONY: install demo test lint format schema clean
+.PHONY: install demo serve test lint format schema clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -33,6 +33,10 @@ $(NODE_STAMP): package.json package-lock.json
 # The demo runs on the embedded defaults (SQLite, memory cache) with the four emulators.
 demo: install
 	HOST=$(HOST) PORT=$(PORT) DEMO_COUNT=$(DEMO_COUNT) scripts/demo
+
+# Production mode: DEBUG off, settings validated, several workers. Reads .env.
+serve: install
+	HOST=$(HOST) PORT=$(PORT) scripts/serve
 
 test: install
 	$(BIN)/pytest

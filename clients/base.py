@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import stamina
 
-from clients.breaker import CircuitBreaker
+from clients.breaker import BreakerState, CircuitBreaker
 from clients.errors import (
     BadResponse,
     CircuitOpen,
@@ -35,6 +35,7 @@ from clients.errors import (
     from_exception,
     from_response,
 )
+from clients.metrics import BREAKER_OPEN, record_call
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ class ExternalClient:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # it answered, just not what we hoped
+            self._publish_breaker()
             raise
         except BaseException:
             # Cancelled (a request deadline) or a bug of ours: says nothing about the upstream,
@@ -219,7 +221,11 @@ class ExternalClient:
             self.breaker.release()
             raise
         self.breaker.record_success()
+        self._publish_breaker()
         return result
+
+    def _publish_breaker(self) -> None:
+        BREAKER_OPEN.labels(self.service).set(0 if self.breaker.state is BreakerState.CLOSED else 1)
 
     def _backoff(
         self, exc: Exception, *, idempotent: bool, deadline: float, failures: int
@@ -351,6 +357,12 @@ class ExternalClient:
         return CallRecord(operation, method.upper(), path, status, attempt, duration_ms)
 
     def _log(self, level: int, call: CallRecord, outcome: str, **extra: Any) -> None:
+        record_call(
+            self.service,
+            call.operation,
+            outcome.split(":", 1)[0],
+            call.duration_ms / 1000,
+        )
         logger.log(
             level,
             "%s %s: %s %s -> %s in %.1f ms (attempt %d, %s)",

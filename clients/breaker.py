@@ -38,6 +38,8 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probe_in_flight = False
+        #: Clock time of the latest failure, for health reports.
+        self.last_failure_at: float | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -66,7 +68,11 @@ class CircuitBreaker:
         self._opened_at = None
         self._probe_in_flight = False
 
+    def seconds_since_failure(self) -> float | None:
+        return None if self.last_failure_at is None else self._clock() - self.last_failure_at
+
     def record_failure(self) -> None:
+        self.last_failure_at = self._clock()
         self._failures += 1
         if self._probe_in_flight or self._failures >= self.threshold:
             self._opened_at = self._clock()

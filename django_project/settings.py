@@ -43,10 +43,13 @@ def parse_cache_url(url: str) -> dict[str, object]:
 
 
 DEBUG = env_bool("DEBUG", False)
+#: `make serve` sets it: DEBUG must be off and every variable production needs must be set
+#: (checked below, all at once, so one start-up names everything that is missing).
+PRODUCTION = env_bool("PRODUCTION", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEBUG and not PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
     SECRET_KEY = "django-insecure-dev-only-key-never-used-when-debug-is-off"  # noqa: S105
 
@@ -154,13 +157,49 @@ STRAWBERRY_DJANGO = {
 }
 
 # External systems: one settings module each (django_project/integrations/), one line here.
-from django_project.integrations.filemaker import FILEMAKER, FILEMAKER_CACHE  # noqa: E402, F401
-from django_project.integrations.geocoder import GEOCODER, GEOCODER_CACHE  # noqa: E402, F401
-from django_project.integrations.salesforce import SALESFORCE, SALESFORCE_CACHE  # noqa: E402, F401
-from django_project.integrations.tax_assessor import TAX_ASSESSOR, TAX_ASSESSOR_CACHE  # noqa: E402, F401
+# fmt: off
+from django_project.integrations.filemaker import FILEMAKER, FILEMAKER_CACHE, FILEMAKER_REQUIRED  # noqa: E402, F401
+from django_project.integrations.geocoder import GEOCODER, GEOCODER_CACHE, GEOCODER_REQUIRED  # noqa: E402, F401
+from django_project.integrations.salesforce import SALESFORCE, SALESFORCE_CACHE, SALESFORCE_REQUIRED  # noqa: E402, F401
+from django_project.integrations.tax_assessor import (  # noqa: E402, F401
+    TAX_ASSESSOR,
+    TAX_ASSESSOR_CACHE,
+    TAX_ASSESSOR_REQUIRED,
+)
+
+# fmt: on
+
+if PRODUCTION:
+    _required = (
+        *("SECRET_KEY", "DATABASE_URL", "CACHE_URL", "ALLOWED_HOSTS"),
+        *FILEMAKER_REQUIRED,
+        *SALESFORCE_REQUIRED,
+        *TAX_ASSESSOR_REQUIRED,
+        *GEOCODER_REQUIRED,
+    )
+    _missing = [name for name in _required if not os.environ.get(name, "").strip()]
+    if _missing:
+        raise ImproperlyConfigured(
+            "Production (PRODUCTION=1) needs these environment variables, which are unset or "
+            "blank: " + ", ".join(_missing) + ". See .env.example and README.md."
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("PRODUCTION=1 with DEBUG on: turn DEBUG off.")
+    if CACHE_CONFIG["backend"] != "redis":
+        raise ImproperlyConfigured(
+            "PRODUCTION=1 needs CACHE_URL=redis://...: workers must share one cache."
+        )
 
 #: Connections the shared HTTP pool keeps for all external systems together.
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)
+
+# /metrics: off, open, or token (send METRICS_TOKEN as a bearer token). Blank: open with DEBUG.
+METRICS = (os.environ.get("METRICS", "").strip() or ("open" if DEBUG else "off")).lower()
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS not in {"off", "open", "token"}:
+    raise ImproperlyConfigured(f"METRICS must be off, open or token, got {METRICS!r}")
+if METRICS == "token" and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS=token needs METRICS_TOKEN of at least 16 characters")
 
 LOG_LEVEL = (os.environ.get("LOG_LEVEL", "").strip() or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -168,14 +207,24 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
     )
 
+LOG_FORMAT = (os.environ.get("LOG_FORMAT", "").strip() or "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line; `extra` fields (service, duration_ms, ...) become keys.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -1,8 +1,8 @@
 """The cross-request cache (aiocache) that loaders read and fill, chosen by CACHE_URL.
 
-Memory for the demo, Redis in production so every worker shares one cache. One instance per
-event loop: aiocache's Redis pool and its memory TTL timers are bound to the loop that first
-uses them, and tests run each case on a fresh loop.
+Memory for the demo, Redis in production so every worker shares one cache. Entries carry
+their own fetch time, so freshness never depends on the backend's TTL timers (aiocache's
+memory timers die with the loop that set them); the backend TTL only evicts.
 """
 
 from __future__ import annotations
@@ -55,8 +55,18 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
     )
 
 
+_process_cache: BaseCache | None = None
+
+
 def get_cache() -> BaseCache:
-    """This event loop's cache, built on first use."""
+    """The cache for this event loop: Redis per loop (its pool belongs to the loop that opened
+    it); memory once per process, so every loop in the process (a worker, a management command
+    and the requests it serves in tests) sees the same entries."""
+    global _process_cache
+    if settings.CACHE_CONFIG["backend"] == "memory":
+        if _process_cache is None:
+            _process_cache = build_cache(settings.CACHE_CONFIG)
+        return _process_cache
     loop = asyncio.get_running_loop()
     cache = _per_loop.get(loop)
     if cache is None:

@@ -19,6 +19,7 @@ The cache itself failing (Redis down) degrades to "miss" and never fails a reque
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 import weakref
@@ -28,11 +29,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from aiocache.base import BaseCache
 from django.conf import settings
+from prometheus_client import Counter
 from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError, ServiceUnavailable
 from resolvers.cache import from_json, to_json
 from resolvers.errors import graphql_error
+
+CACHE_LOOKUPS = Counter(
+    "external_cache_lookups",
+    "External-field keys by how they were answered: hit, negative_hit (cached 'no such "
+    "record'), fetched, missing (fetched: no such record), stale (served past its TTL "
+    "because the upstream failed) or failed.",
+    ["service", "result"],
+)
 
 if TYPE_CHECKING:
     from resolvers.upstreams import Upstreams
@@ -101,6 +111,8 @@ class ExternalLoader(Generic[K, V]):
         self.cache = cache
         self.policy = policy
         self.loader: DataLoader[K, V | Stale[V] | None] = DataLoader(load_fn=self._load_batch)
+        #: How this loader's keys were answered (same categories as CACHE_LOOKUPS).
+        self.tally: collections.Counter[str] = collections.Counter()
 
     @classmethod
     def for_request(cls, upstreams: Upstreams, cache: BaseCache) -> Self:
@@ -155,7 +167,9 @@ class ExternalLoader(Generic[K, V]):
         stale: dict[int, dict[str, Any]] = {}
         for i, entry in enumerate(entries):
             if self._is_fresh(entry, now):
-                results[i] = None if entry["v"] is None else self.decode(entry["v"])
+                hit = entry["v"] is not None
+                results[i] = self.decode(entry["v"]) if hit else None
+                self._count("hit" if hit else "negative_hit")
             elif isinstance(entry, dict) and entry.get("v") is not None:
                 stale[i] = entry
         missing = [i for i, r in enumerate(results) if r is _MISSING]
@@ -165,11 +179,14 @@ class ExternalLoader(Generic[K, V]):
             for i, outcome in zip(missing, fetched, strict=True):
                 if not isinstance(outcome, ExternalServiceError):
                     results[i] = outcome
+                    self._count("fetched" if outcome is not None else "missing")
                 elif i in stale:
                     entry = stale[i]
                     results[i] = Stale(self.decode(entry["v"]), now - entry["at"], self.service)
+                    self._count("stale")
                 else:
                     results[i] = graphql_error(outcome)
+                    self._count("failed")
                     failures.setdefault(type(outcome).__name__, []).append(self.key_text(keys[i]))
             for kind, failed in failures.items():
                 shown = ", ".join(failed[:10]) + (
@@ -184,6 +201,10 @@ class ExternalLoader(Generic[K, V]):
                     extra={"service": self.service, "keys": failed, "error": kind},
                 )
         return results
+
+    def _count(self, result: str) -> None:
+        self.tally[result] += 1
+        CACHE_LOOKUPS.labels(self.service, result).inc()
 
     def _is_fresh(self, entry: Any, now: float) -> bool:
         if not isinstance(entry, dict) or "at" not in entry or "v" not in entry:

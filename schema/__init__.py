@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from resolvers.observability import OperationMetrics
 from schema.errors import MaskUnexpectedErrors, is_unexpected
 from schema.property import Mutation, Query
 
@@ -50,7 +51,12 @@ class StaleDataExtension(SchemaExtension):
 schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[DjangoOptimizerExtension, MaskUnexpectedErrors, StaleDataExtension],
+    extensions=[
+        DjangoOptimizerExtension,
+        MaskUnexpectedErrors,
+        StaleDataExtension,
+        OperationMetrics,
+    ],
 )
 
 __all__ = ["schema"]

@@ -12,6 +12,8 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import Client
 
+pytest_plugins = ["tests.conftest_emulators"]
+
 GraphQL = Callable[..., dict[str, Any]]
 
 

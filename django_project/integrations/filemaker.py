@@ -12,3 +12,6 @@ FILEMAKER = {
 
 # Freshness: listings change often: minutes.
 FILEMAKER_CACHE = cache_settings("FILEMAKER", ttl=120, negative_ttl=60, stale_ttl=86400)
+
+#: Variables production must set (`PRODUCTION=1` refuses to start without them).
+FILEMAKER_REQUIRED = ("FILEMAKER_URL", "FILEMAKER_DATABASE", "FILEMAKER_USER", "FILEMAKER_PASSWORD")

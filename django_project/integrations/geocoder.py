@@ -10,3 +10,6 @@ GEOCODER = {
 
 # Freshness: addresses do not move: a day.
 GEOCODER_CACHE = cache_settings("GEOCODER", ttl=86400, negative_ttl=3600, stale_ttl=2592000)
+
+#: Variables production must set (`PRODUCTION=1` refuses to start without them).
+GEOCODER_REQUIRED = ("GEOCODER_URL",)

@@ -12,3 +12,6 @@ SALESFORCE = {
 
 # Freshness: CRM data: minutes.
 SALESFORCE_CACHE = cache_settings("SALESFORCE", ttl=300, negative_ttl=60, stale_ttl=86400)
+
+#: Variables production must set (`PRODUCTION=1` refuses to start without them).
+SALESFORCE_REQUIRED = ("SALESFORCE_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET")

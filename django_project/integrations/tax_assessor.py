@@ -10,3 +10,6 @@ TAX_ASSESSOR = {
 
 # Freshness: assessments change yearly: hours.
 TAX_ASSESSOR_CACHE = cache_settings("TAX_ASSESSOR", ttl=21600, negative_ttl=3600, stale_ttl=604800)
+
+#: Variables production must set (`PRODUCTION=1` refuses to start without them).
+TAX_ASSESSOR_REQUIRED = ("TAX_ASSESSOR_URL",)

@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from django_project.properties.models import Property
 from emulators import data
-from tests.schema.conftest import calls, graphql_async
+from tests.conftest_emulators import calls, graphql_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,6 +7,8 @@ unchanged, and each emulator counts the calls it received.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -39,8 +41,8 @@ def no_backoff_sleep() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[dict[str, Any]]:
+def install_emulators(settings: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Point every client at a fresh in-process emulator; returns the emulators by service."""
     apps = {
         "filemaker": FileMakerEmulator(**CREDENTIALS["FILEMAKER"]),
         "salesforce": SalesforceEmulator(**CREDENTIALS["SALESFORCE"]),
@@ -58,14 +60,30 @@ async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[di
     monkeypatch.setattr(
         resolvers.upstreams, "new_pool", lambda **_: httpx.AsyncClient(mounts=mounts)
     )
+    return apps
+
+
+@pytest.fixture
+async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[dict[str, Any]]:
+    apps = install_emulators(settings, monkeypatch)
     await close_upstreams()
     await get_cache().clear()
     yield apps
     await close_upstreams()
-    await get_cache().clear()
+    with contextlib.suppress(Exception):  # a test may have pointed the cache at a dead server
+        await get_cache().clear()
     # The view's ORM work ran on asgiref's worker thread; close its connection there so the
     # test database can be dropped at the end of the run.
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def emulators_sync(settings, monkeypatch, no_backoff_sleep) -> Iterator[dict[str, Any]]:
+    """The same, for sync tests (management commands run their own event loop)."""
+    apps = install_emulators(settings, monkeypatch)
+    asyncio.run(get_cache().clear())
+    yield apps
+    asyncio.run(get_cache().clear())
 
 
 def calls(app: Any, *, data_only: bool = True) -> int:

@@ -1,0 +1,106 @@
+"""`python manage.py warm_cache`: prefetch every property's external fields into the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from django_project.properties.models import Property, PropertyStatus
+from resolvers.context import Loaders
+from resolvers.upstreams import close_upstreams
+
+RESULTS = ("fetched", "hit", "missing", "negative_hit", "stale", "failed")
+
+
+class Command(BaseCommand):
+    help = (
+        "Fetch the external fields (listing, owner, tax assessment, location) of all or some "
+        "properties through the same loaders the API uses, one batch at a time (one upstream "
+        "call per system per batch), and report per system what was fetched, already cached, "
+        "missing upstream, or failed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--city", help="Only properties in this city (case-insensitive).")
+        parser.add_argument(
+            "--status", choices=PropertyStatus.values, help="Only properties with this status."
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=100, help="Properties per batch (default 100)."
+        )
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=0.0,
+            help="Seconds to wait between batches, to stay under upstream rate limits.",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not 1 <= options["batch_size"] <= 1000:
+            raise CommandError("--batch-size must be between 1 and 1000.")
+        if options["pause"] < 0:
+            raise CommandError("--pause cannot be negative.")
+        rows = Property.objects.order_by("pk")
+        if options["city"]:
+            rows = rows.filter(city__iexact=options["city"])
+        if options["status"]:
+            rows = rows.filter(status=options["status"])
+        keys = [
+            (p.parcel_id, p.address_key)
+            for p in rows.only("parcel_id", "street_address", "city", "state", "postal_code")
+        ]
+        if settings.CACHE_CONFIG["backend"] == "memory":
+            self.stderr.write(
+                "Note: CACHE_URL is memory://, which lives inside one process; warming it "
+                "helps only this process. Use Redis to warm the cache the server reads."
+            )
+        totals = asyncio.run(self._warm(keys, options))
+        self._report(len(keys), totals)
+        if any(t["failed"] for t in totals.values()):
+            raise CommandError("Some fields could not be fetched; see the failed column.")
+
+    async def _warm(
+        self, keys: list[tuple[str, Any]], options: dict[str, Any]
+    ) -> dict[str, collections.Counter[str]]:
+        totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        size = options["batch_size"]
+        try:
+            with tqdm(
+                total=len(keys),
+                unit="property",
+                disable=options["no_progress"],
+                file=self.stderr,
+            ) as bar:
+                for start in range(0, len(keys), size):
+                    batch = keys[start : start + size]
+                    loaders = Loaders.for_request()
+                    by_parcel = [parcel for parcel, _ in batch]
+                    # Failures are counted in each loader's tally, not raised.
+                    await asyncio.gather(
+                        *(loaders.listing_by_parcel.load(k) for k in by_parcel),
+                        *(loaders.owner_by_parcel.load(k) for k in by_parcel),
+                        *(loaders.tax_by_parcel.load(k) for k in by_parcel),
+                        *(loaders.location_by_address.load(a) for _, a in batch),
+                        return_exceptions=True,
+                    )
+                    for loader in vars(loaders).values():
+                        totals[loader.service].update(loader.tally)
+                    bar.update(len(batch))
+                    if options["pause"] and start + size < len(keys):
+                        await asyncio.sleep(options["pause"])
+        finally:
+            await close_upstreams()
+        return totals
+
+    def _report(self, count: int, totals: dict[str, collections.Counter[str]]) -> None:
+        self.stdout.write(f"Warmed {count} properties.")
+        header = f"{'system':<14}" + "".join(f"{name:>14}" for name in RESULTS)
+        self.stdout.write(header)
+        for service, tally in sorted(totals.items()):
+            self.stdout.write(f"{service:<14}" + "".join(f"{tally[n]:>14}" for n in RESULTS))
