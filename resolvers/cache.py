@@ -27,9 +27,9 @@ NAMESPACE = "propertygraph"
 #: Seconds an operation may take before the cache counts as down; well under a request budget.
 OPERATION_TIMEOUT = 0.5
 
-_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BaseCache] = (
-    weakref.WeakKeyDictionary()
-)
+_per_loop: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[Any, ...], BaseCache]
+] = weakref.WeakKeyDictionary()
 
 
 def build_cache(config: Mapping[str, Any]) -> BaseCache:
@@ -67,10 +67,11 @@ def get_cache() -> BaseCache:
         if _process_cache is None:
             _process_cache = build_cache(settings.CACHE_CONFIG)
         return _process_cache
-    loop = asyncio.get_running_loop()
-    cache = _per_loop.get(loop)
+    caches = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    config = tuple(sorted(settings.CACHE_CONFIG.items()))
+    cache = caches.get(config)
     if cache is None:
-        cache = _per_loop[loop] = build_cache(settings.CACHE_CONFIG)
+        cache = caches[config] = build_cache(settings.CACHE_CONFIG)
     return cache
 
 

@@ -81,9 +81,13 @@ async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[di
 def emulators_sync(settings, monkeypatch, no_backoff_sleep) -> Iterator[dict[str, Any]]:
     """The same, for sync tests (management commands run their own event loop)."""
     apps = install_emulators(settings, monkeypatch)
-    asyncio.run(get_cache().clear())
+
+    async def clear() -> None:
+        await get_cache().clear()
+
+    asyncio.run(clear())
     yield apps
-    asyncio.run(get_cache().clear())
+    asyncio.run(clear())
 
 
 def calls(app: Any, *, data_only: bool = True) -> int:

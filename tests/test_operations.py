@@ -211,8 +211,17 @@ def test_warm_cache_reports_failures(emulators_sync):
     assert geocoder_row.split()[-1] == "3"
 
 
+#: Variables CI or a developer may have set that these subprocesses must not inherit.
+INHERITED = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CACHE_URL", "ALLOWED_HOSTS", "PRODUCTION"}
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in INHERITED
+        and not k.startswith(("FILEMAKER_", "SALESFORCE_", "TAX_", "GEOCODER_"))
+    }
     return subprocess.run(  # noqa: S603
         [sys.executable, "-c", code],
         env={**clean, **env},
