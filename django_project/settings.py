@@ -146,6 +146,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # GraphQL
 GRAPHIQL_ENABLED = env_bool("GRAPHIQL_ENABLED", DEBUG)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
+# Hostile-query limits: nesting depth, aliases (fragments included), parser tokens, body size.
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30, minimum=1)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 3000, minimum=100)
+GRAPHQL_MAX_BODY_BYTES = env_int("GRAPHQL_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GRAPHQL_MAX_BODY_BYTES
 # Seconds a request waits for external fields before they answer null with a timeout error.
 GRAPHQL_EXTERNAL_BUDGET = env_float("GRAPHQL_EXTERNAL_BUDGET", 3.0, minimum=0.05)
 STRAWBERRY_DJANGO = {

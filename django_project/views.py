@@ -6,6 +6,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
@@ -40,6 +41,21 @@ CSRF_FAILED = {
 }
 
 
+def _too_large() -> JsonResponse:
+    limit = settings.GRAPHQL_MAX_BODY_BYTES
+    return JsonResponse(
+        {
+            "errors": [
+                {
+                    "message": f"Request body is over the {limit}-byte limit.",
+                    "extensions": {"code": "REQUEST_TOO_LARGE"},
+                }
+            ]
+        },
+        status=413,
+    )
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class GraphQLView(AsyncGraphQLView):
     """CSRF applies to cookie-authenticated requests only.
@@ -63,8 +79,13 @@ class GraphQLView(AsyncGraphQLView):
             and _csrf.process_view(request, None, (), {}) is not None
         ):
             return JsonResponse(CSRF_FAILED, status=403)
+        declared = request.headers.get("Content-Length", "0")
+        if declared.isdigit() and int(declared) > settings.GRAPHQL_MAX_BODY_BYTES:
+            return _too_large()
         try:
             return await self.run(request=request)
+        except RequestDataTooBig:
+            return _too_large()
         except HTTPException as exc:
             # Strawberry answers these in text/plain; clients (GraphiQL included) expect JSON.
             code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")

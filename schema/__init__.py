@@ -6,8 +6,14 @@ import logging
 from typing import Any
 
 import strawberry
+from django.conf import settings
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from resolvers.observability import OperationMetrics
@@ -52,6 +58,9 @@ schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         DjangoOptimizerExtension,
         MaskUnexpectedErrors,
         StaleDataExtension,
