@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 DJANGO := $(BIN)/python manage.py
 
-.PHONY: install demo serve test lint format schema clean
+.PHONY: install demo serve bench test lint format schema clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,10 @@ demo: install
 # Production mode: DEBUG off, settings validated, several workers. Reads .env.
 serve: install
 	HOST=$(HOST) PORT=$(PORT) scripts/serve
+
+# Benchmark: floors, naive baseline, rps and memory; BENCH_ARGS="--json bench.json" etc.
+bench: install
+	scripts/bench $(BENCH_ARGS)
 
 test: install
 	$(BIN)/pytest

@@ -196,6 +196,9 @@ if PRODUCTION:
             "PRODUCTION=1 needs CACHE_URL=redis://...: workers must share one cache."
         )
 
+#: Baseline views for `manage.py bench` (a plain JSON view and a naive one); never in production.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False) and not PRODUCTION
+
 #: Connections the shared HTTP pool keeps for all external systems together.
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)
 

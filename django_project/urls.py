@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
@@ -12,3 +13,11 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
 ]
+
+if settings.BENCH_VIEWS:  # only `manage.py bench` turns these on, for its baselines
+    from django_project import bench_views
+
+    urlpatterns += [
+        path("bench/plain/<int:pk>", bench_views.plain),
+        path("bench/naive", bench_views.naive),
+    ]

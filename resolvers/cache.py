@@ -86,21 +86,39 @@ def to_json(value: Any) -> Any:
     return value
 
 
+_REVIVERS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _revivers(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, converter or None) per field of `cls`, worked out once per class."""
+    known = _REVIVERS.get(cls)
+    if known is not None:
+        return known
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        kinds = set(typing.get_args(hints[f.name])) or {hints[f.name]}
+        convert = next(
+            (
+                fn
+                for kind, fn in (
+                    (Decimal, Decimal),
+                    (datetime, datetime.fromisoformat),
+                    (date, date.fromisoformat),
+                )
+                if kind in kinds
+            ),
+            None,
+        )
+        out.append((f.name, convert))
+    _REVIVERS[cls] = tuple(out)
+    return _REVIVERS[cls]
+
+
 def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
     """Rebuild `cls` from `to_json` output, restoring Decimal, date and datetime fields."""
-    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        raw = data.get(f.name)
-        kinds = set(typing.get_args(hints[f.name])) or {hints[f.name]}
-        if raw is None:
-            values[f.name] = None
-        elif Decimal in kinds:
-            values[f.name] = Decimal(raw)
-        elif datetime in kinds:
-            values[f.name] = datetime.fromisoformat(raw)
-        elif date in kinds:
-            values[f.name] = date.fromisoformat(raw)
-        else:
-            values[f.name] = raw
+    for name, convert in _revivers(cls):
+        raw = data.get(name)
+        values[name] = raw if raw is None or convert is None else convert(raw)
     return cls(**values)
