@@ -256,7 +256,8 @@ class SalesforceEmulator(Emulator):
 
     # -- sObjects ---------------------------------------------------------------------------
 
-    async def get_account(self, request: Request) -> Response:
+    def _account_or_error(self, request: Request) -> dict[str, Any] | Response:
+        """The Account the URL names, or the answer Salesforce gives instead (401 or 404)."""
         denied = self._authorize(request)
         if denied:
             return denied
@@ -265,6 +266,12 @@ class SalesforceEmulator(Emulator):
             return self._with_limits(
                 sf_error(404, "NOT_FOUND", "The requested resource does not exist")
             )
+        return account
+
+    async def get_account(self, request: Request) -> Response:
+        account = self._account_or_error(request)
+        if isinstance(account, Response):
+            return account
         return self._with_limits(
             JSONResponse(
                 self._record(account, sorted(ACCOUNT_FIELDS), request.path_params["version"])
@@ -272,14 +279,9 @@ class SalesforceEmulator(Emulator):
         )
 
     async def update_account(self, request: Request) -> Response:
-        denied = self._authorize(request)
-        if denied:
-            return denied
-        account = self._by_id(request.path_params["account_id"])
-        if account is None:
-            return self._with_limits(
-                sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-            )
+        account = self._account_or_error(request)
+        if isinstance(account, Response):
+            return account
         try:
             changes = await request.json()
             if not isinstance(changes, dict):
