@@ -14,6 +14,7 @@ from strawberry.django.context import StrawberryDjangoContext
 from resolvers.cache import get_cache
 from resolvers.filemaker import ListingByParcelLoader
 from resolvers.geocoder import GeoLocationByAddressLoader
+from resolvers.properties import PropertyByKeyLoader
 from resolvers.salesforce import OwnerByParcelLoader
 from resolvers.tax_assessor import TaxAssessmentByParcelLoader
 from resolvers.upstreams import get_upstreams
@@ -43,6 +44,8 @@ class Loaders:
 @dataclass
 class Context(StrawberryDjangoContext):
     loaders: Loaders = field(default_factory=Loaders.for_request)
+    #: Federation `_entities`: Property rows by their key fields.
+    property_by_key: PropertyByKeyLoader = field(default_factory=PropertyByKeyLoader)
     #: Seconds external fields may take before they give up with a timeout error.
     budget: float = 3.0
     #: Event-loop time at which the budget runs out.

@@ -23,7 +23,7 @@ from schema.property import Mutation, Query
 logger = logging.getLogger(__name__)
 
 
-class PropertyGraphSchema(strawberry.Schema):
+class PropertyGraphSchema(strawberry.federation.Schema):
     """Logs bugs with their traceback and client mistakes as one quiet line.
 
     Strawberry's default logs every error at ERROR with a traceback, so a client typing a bad
@@ -57,6 +57,9 @@ class StaleDataExtension(SchemaExtension):
 schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
+    # Federation v2 subgraph. 2.5 is what current Apollo Router and Gateway releases compose;
+    # strawberry's default (2.11) is newer than many gateways in the field accept.
+    federation_version="2.5",
     extensions=[
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from strawberry import UNSET, auto
+from strawberry.federation.schema_directives import Key
 from strawberry_django import BaseFilterLookup, filter_field
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.pagination import OffsetPaginated, OffsetPaginationInput
@@ -49,7 +50,11 @@ PropertyStatusEnum = strawberry.enum(
 )
 
 
-@strawberry_django.type(models.Property, name="Property")
+@strawberry_django.type(
+    models.Property,
+    name="Property",
+    directives=[Key(fields="id"), Key(fields="parcelId")],
+)
 class PropertyType:
     id: strawberry.ID = strawberry_django.field(
         description="Our stable identifier for the property (a positive integer)."
@@ -70,6 +75,11 @@ class PropertyType:
     salesforce_account_id: auto
     created_at: auto
     updated_at: auto
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> models.Property | None:
+        """Federation: a Property by `id` or `parcelId`, batched per request (one query)."""
+        return await info.context.property_by_key.load(representation)
 
     @strawberry_django.field(
         only=["parcel_id"],
