@@ -10,6 +10,7 @@ HOST ?= 127.0.0.1
 DEMO_COUNT ?= 200
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
+FEDERATION_STAMP := tests/federation/node_modules/.installed-stamp
 DJANGO := $(BIN)/python manage.py
 
 .PHONY: install demo serve bench test lint format schema clean
@@ -42,7 +43,12 @@ serve: install
 bench: install
 	scripts/bench $(BENCH_ARGS)
 
-test: install
+# The federation test runs real Apollo packages (composition, gateway) from the npm registry.
+$(FEDERATION_STAMP): tests/federation/package.json tests/federation/package-lock.json
+	npm ci --prefix tests/federation --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: install $(FEDERATION_STAMP)
 	$(BIN)/pytest
 
 lint: install

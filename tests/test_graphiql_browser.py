@@ -9,17 +9,14 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from django.core.asgi import get_asgi_application
 from django.core.management import call_command
 
 from django_project.properties.models import Property
+from tests.conftest import serve_asgi
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,21 +50,8 @@ def server(settings) -> Iterator[str]:
     """The ASGI app under uvicorn on a free loopback port, as `make demo` serves it."""
     settings.GRAPHIQL_ENABLED = True
     settings.SERVESTATIC_USE_FINDERS = True
-    config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_asgi() as url:
+        yield url
 
 
 def test_graphiql_loads_offline_and_runs_a_typed_query(server, chromium):
