@@ -15,9 +15,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
 
-django_application = get_asgi_application()
-
-from resolvers.upstreams import close_upstreams  # noqa: E402 - needs Django set up
+from resolvers.upstreams import close_upstreams
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
@@ -31,8 +29,18 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
-async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-    else:
-        await django_application(scope, receive, send)
+def build_application() -> Any:
+    """A new Django ASGI handler (middleware built from the settings as they are now) behind
+    our lifespan handling. Tests that change settings build their own."""
+    django_application = get_asgi_application()
+
+    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        else:
+            await django_application(scope, receive, send)
+
+    return application
+
+
+application = build_application()

@@ -65,11 +65,12 @@ def viewer(db: None) -> User:
 
 @contextmanager
 def serve_asgi() -> Iterator[str]:
-    """The Django ASGI app (lifespan included) under uvicorn on a free loopback port."""
-    from django_project.asgi import application
+    """The Django ASGI app (lifespan included) under uvicorn on a free loopback port, built
+    now so it sees the test's settings."""
+    from django_project.asgi import build_application
 
     server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=0, log_level="warning")
+        uvicorn.Config(build_application(), host="127.0.0.1", port=0, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
