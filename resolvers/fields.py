@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 from resolvers.errors import deadline_error
 from resolvers.loader import ExternalLoader, Stale
 
-K = TypeVar("K")
 V = TypeVar("V")
 
 

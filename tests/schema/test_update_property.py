@@ -172,6 +172,7 @@ def test_mutation_over_get_is_refused(client, prop):
     )
 
     assert response.status_code in {400, 405}
+    assert response.json()["errors"][0]["message"] == "mutations are not allowed when using GET"
     assert Property.objects.get(pk=prop.pk).updated_at == prop.updated_at
 
 
