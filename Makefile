@@ -43,7 +43,7 @@ serve: install
 bench: install
 	scripts/bench $(BENCH_ARGS)
 
-# The federation test runs real Apollo packages (composition, gateway) from the npm registry.
+# Real Apollo packages from the npm registry for the federation gateway and APQ client tests.
 $(FEDERATION_STAMP): tests/federation/package.json tests/federation/package-lock.json
 	npm ci --prefix tests/federation --no-audit --no-fund --loglevel=error
 	@touch $@

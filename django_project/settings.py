@@ -67,11 +67,15 @@ INSTALLED_APPS = [
     # Before strawberry_django so our offline graphql/graphiql.html template wins.
     "django_project.graphiql",
     "strawberry_django",
+    "corsheaders",
+    "django_project.accounts",
     "django_project.properties",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that can answer: preflights and refusals need CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,6 +158,51 @@ GRAPHQL_MAX_BODY_BYTES = env_int("GRAPHQL_MAX_BODY_BYTES", 64 * 1024, minimum=10
 DATA_UPLOAD_MAX_MEMORY_SIZE = GRAPHQL_MAX_BODY_BYTES
 # Seconds a request waits for external fields before they answer null with a timeout error.
 GRAPHQL_EXTERNAL_BUDGET = env_float("GRAPHQL_EXTERNAL_BUDGET", 3.0, minimum=0.05)
+# Query cost: objects resolved + 20 per upstream call the query can cause (schema/cost.py).
+# A page of 100 properties with all four external fields costs about 600.
+GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 2500, minimum=10)
+# Introspection (__schema, __type) on or off; GraphiQL needs it. Blank = the value of DEBUG.
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
+# Persisted queries: apq (Apollo's automatic persisted queries), only (just the operations in
+# GRAPHQL_PERSISTED_QUERIES_MANIFEST), or off.
+GRAPHQL_PERSISTED_QUERIES = (
+    os.environ.get("GRAPHQL_PERSISTED_QUERIES", "").strip() or "apq"
+).lower()
+if GRAPHQL_PERSISTED_QUERIES not in {"apq", "only", "off"}:
+    raise ImproperlyConfigured(
+        f"GRAPHQL_PERSISTED_QUERIES must be apq, only or off, got {GRAPHQL_PERSISTED_QUERIES!r}"
+    )
+GRAPHQL_PERSISTED_QUERIES_MANIFEST = os.environ.get(
+    "GRAPHQL_PERSISTED_QUERIES_MANIFEST", ""
+).strip()
+if GRAPHQL_PERSISTED_QUERIES == "only" and not GRAPHQL_PERSISTED_QUERIES_MANIFEST:
+    raise ImproperlyConfigured(
+        "GRAPHQL_PERSISTED_QUERIES=only needs GRAPHQL_PERSISTED_QUERIES_MANIFEST (a JSON "
+        "apollo-persisted-query-manifest)."
+    )
+# Seconds a registered APQ query stays in the cache (a week).
+GRAPHQL_APQ_TTL = env_int("GRAPHQL_APQ_TTL", 7 * 86400, minimum=60)
+
+# CORS for /graphql/ (django-cors-headers): browser apps on these origins may call the API.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/graphql/?$"
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-csrftoken",
+    "x-requested-with",
+    # Sent by Apollo Client (CSRF prevention, operation names, client awareness).
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "apollographql-client-name",
+    "apollographql-client-version",
+)
+# Cookies across origins (session + CSRF token) only when asked; token clients need none.
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", False)
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 600, minimum=0)
+
 STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": True,

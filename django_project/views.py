@@ -1,4 +1,10 @@
-"""The GraphQL endpoint: strawberry's async Django view with our CSRF and IDE policy."""
+"""The GraphQL endpoint: strawberry's async Django view speaking GraphQL over HTTP.
+
+It follows the GraphQL-over-HTTP specification: `application/graphql-response+json` when the
+client asks for it (request errors are then 4xx), `application/json` for older clients (every
+well-formed request is then 200), GET for queries only (405 otherwise), 406 and 415 for media
+types we cannot speak. Every refusal is a GraphQL-shaped JSON body with `extensions.code`.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,19 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
+from django_project.accounts.tokens import InvalidApiTokenError, authenticate_bearer
 from resolvers.context import Context, build_context
+from schema.persisted_queries import PERSISTED_QUERY_CODES
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+#: Order matters: with `*/*` or no preference, older clients keep getting application/json.
+MEDIA_TYPES = [APPLICATION_JSON, GRAPHQL_RESPONSE_JSON]
 
 
 def _no_response(request: HttpRequest) -> HttpResponseBase:  # pragma: no cover - never called
@@ -22,48 +39,70 @@ def _no_response(request: HttpRequest) -> HttpResponseBase:  # pragma: no cover 
 
 _csrf = CsrfViewMiddleware(_no_response)
 
-HTTP_ERROR_CODES = {
+
+class HttpError(Exception):
+    """A refusal before or around execution, answered as `{errors: [...]}` with a status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+#: Strawberry's own refusals, by status, with the code we give them.
+STRAWBERRY_HTTP_CODES = {
     400: "BAD_REQUEST",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
-CSRF_FAILED = {
-    "errors": [
-        {
-            "message": "CSRF token missing or incorrect. A request that carries the session "
-            "cookie must send the X-CSRFToken header (GraphiQL does); API clients should send "
-            "no session cookie.",
-            "extensions": {"code": "CSRF_FAILED"},
-        }
-    ]
-}
+
+def negotiate_media_type(request: HttpRequest) -> str | None:
+    """The response media type the client accepts, or None when it accepts neither."""
+    if not request.headers.get("Accept", "").strip():
+        return APPLICATION_JSON
+    return request.get_preferred_type(MEDIA_TYPES)
 
 
-def _too_large() -> JsonResponse:
-    limit = settings.GRAPHQL_MAX_BODY_BYTES
-    return JsonResponse(
-        {
-            "errors": [
-                {
-                    "message": f"Request body is over the {limit}-byte limit.",
-                    "extensions": {"code": "REQUEST_TOO_LARGE"},
-                }
-            ]
-        },
-        status=413,
+def wants_graphiql(request: HttpRequest) -> bool:
+    return request.method == "GET" and "query" not in request.GET and request.accepts("text/html")
+
+
+def error_response(error: HttpError, media_type: str) -> JsonResponse:
+    response = JsonResponse(
+        {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
+        status=error.status,
+        content_type=f"{media_type}; charset=utf-8",
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation, variable and persisted-query errors: execution never started.
+
+    Field errors carry a path; request errors do not, and leave no `data` at all.
+    """
+    if isinstance(result, PreExecutionError):
+        return True
+    return (
+        result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
     )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 class GraphQLView(AsyncGraphQLView):
-    """CSRF applies to cookie-authenticated requests only.
+    """Authentication, CSRF and HTTP semantics around strawberry's execution.
 
-    A browser holding our session cookie (GraphiQL, same-site front ends) must send the CSRF
-    token, as GraphiQL does. A request without the session cookie carries no ambient
-    credential a forged cross-site form could ride on, so servers, gateways and curl can POST
-    without first fetching a token.
+    Authentication: a bearer API token (`Authorization: Bearer pgt_...`) or Django's session.
+    CSRF applies to session-cookie requests only: a browser holding our session cookie
+    (GraphiQL, same-site front ends) must send the CSRF token, as GraphiQL does. A request
+    authenticated by a token, or carrying no session cookie, has no ambient credential a forged
+    cross-site form could ride on, so servers, gateways and curl need no CSRF token.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -74,22 +113,129 @@ class GraphQLView(AsyncGraphQLView):
         return build_context(request, response)
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        media_type = negotiate_media_type(request)
+        try:
+            if media_type is None and not wants_graphiql(request):
+                raise HttpError(
+                    406,
+                    "NOT_ACCEPTABLE",
+                    f"The Accept header allows neither {APPLICATION_JSON} nor "
+                    f"{GRAPHQL_RESPONSE_JSON}.",
+                )
+            await self._authenticate(request)
+            self._check_body_size(request)
+            response = await self._run(request)
+        except HttpError as error:
+            return error_response(error, media_type or APPLICATION_JSON)
+        return self._finish(request, response, media_type or APPLICATION_JSON)
+
+    async def _authenticate(self, request: HttpRequest) -> None:
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            try:
+                user = await authenticate_bearer(authorization)
+            except InvalidApiTokenError as exc:
+                raise HttpError(
+                    401,
+                    "UNAUTHENTICATED",
+                    str(exc),
+                    {"WWW-Authenticate": 'Bearer realm="graphql", error="invalid_token"'},
+                ) from None
+
+            async def token_user() -> Any:
+                return user
+
+            request.user = user
+            request.auser = token_user  # type: ignore[attr-defined]
+            return
         if (
             settings.SESSION_COOKIE_NAME in request.COOKIES
             and _csrf.process_view(request, None, (), {}) is not None
         ):
-            return JsonResponse(CSRF_FAILED, status=403)
+            raise HttpError(
+                403,
+                "CSRF_FAILED",
+                "CSRF token missing or incorrect. A request that carries the session cookie "
+                "must send the X-CSRFToken header (GraphiQL does); API clients should "
+                "authenticate with a bearer token and send no session cookie.",
+            )
+
+    @staticmethod
+    def _check_body_size(request: HttpRequest) -> None:
         declared = request.headers.get("Content-Length", "0")
         if declared.isdigit() and int(declared) > settings.GRAPHQL_MAX_BODY_BYTES:
-            return _too_large()
+            raise HttpError(
+                413,
+                "REQUEST_TOO_LARGE",
+                f"Request body is over the {settings.GRAPHQL_MAX_BODY_BYTES}-byte limit.",
+            )
+
+    async def _run(self, request: HttpRequest) -> HttpResponseBase:
         try:
             return await self.run(request=request)
         except RequestDataTooBig:
-            return _too_large()
+            raise HttpError(
+                413,
+                "REQUEST_TOO_LARGE",
+                f"Request body is over the {settings.GRAPHQL_MAX_BODY_BYTES}-byte limit.",
+            ) from None
         except HTTPException as exc:
-            # Strawberry answers these in text/plain; clients (GraphiQL included) expect JSON.
-            code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
-            return JsonResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
-                status=exc.status_code,
+            headers = {"Allow": "GET, POST"} if exc.status_code == 405 else {}
+            raise HttpError(
+                exc.status_code,
+                STRAWBERRY_HTTP_CODES.get(exc.status_code, "BAD_REQUEST"),
+                exc.reason,
+                headers,
+            ) from None
+
+    @staticmethod
+    def _finish(request: HttpRequest, response: HttpResponseBase, media_type: str) -> Any:
+        if not response.get("Content-Type", "").startswith(APPLICATION_JSON):
+            return response  # GraphiQL's page
+        response["Content-Type"] = f"{media_type}; charset=utf-8"
+        outcome = getattr(request, "graphql_outcome", None)
+        if outcome == "persisted_query":
+            # As Apollo Server does: 200 so no proxy or client error handling hides the body
+            # the persisted-query link reads, and never cached (the retry registers it).
+            response["Cache-Control"] = "private, no-cache, must-revalidate"
+        elif outcome == "request_error" and media_type == GRAPHQL_RESPONSE_JSON:
+            response.status_code = 400
+        return response
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except HTTPException as exc:
+            if exc.reason == "Unsupported content type":
+                raise HttpError(
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "POST bodies must be application/json (GraphQL over HTTP).",
+                ) from None
+            raise
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HttpError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    f"{exc.reason}: send mutations with POST.",
+                    {"Allow": "POST"},
+                ) from None
+            raise
+
+    async def process_result(
+        self, request: HttpRequest, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if is_request_error(result):
+            codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+            request.graphql_outcome = (  # type: ignore[attr-defined]
+                "persisted_query" if codes & PERSISTED_QUERY_CODES else "request_error"
             )
+            # A request error means execution never began: no `data` entry (GraphQL spec).
+            processed.pop("data", None)
+        return processed

@@ -120,6 +120,16 @@ class ExternalLoader(Generic[K, V]):
         policy = CachePolicy(**getattr(settings, f"{cls.service.upper()}_CACHE"))
         return cls(upstreams[cls.service], cache=cache, policy=policy)
 
+    @classmethod
+    def keys_per_call(cls) -> int:
+        """Keys one upstream call carries at most (the client's batch size by default)."""
+        return int(getattr(settings, cls.service.upper())["batch_size"])
+
+    @classmethod
+    def max_calls(cls, keys: int) -> int:
+        """Upstream calls `keys` uncached keys can cost: what the query cost limit counts."""
+        return -(-keys // cls.keys_per_call()) if keys > 0 else 0
+
     # -- for subclasses ---------------------------------------------------------------------
 
     def key_text(self, key: K) -> str:

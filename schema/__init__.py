@@ -8,7 +8,9 @@ from typing import Any
 import strawberry
 from django.conf import settings
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -17,7 +19,9 @@ from strawberry.extensions import (
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from resolvers.observability import OperationMetrics
+from schema.cost import QueryCostLimiter
 from schema.errors import MaskUnexpectedErrors, is_unexpected
+from schema.persisted_queries import PersistedQueries
 from schema.property import Mutation, Query
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,17 @@ class StaleDataExtension(SchemaExtension):
         return {"stale": stale} if stale else {}
 
 
+class IntrospectionSwitch(AddValidationRules):
+    """GRAPHQL_INTROSPECTION off refuses `__schema` and `__type` (not `__typename`), read per
+    request so a settings change needs no new schema. Federation gateways are unaffected:
+    they read `_service { sdl }`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [] if settings.GRAPHQL_INTROSPECTION else [NoSchemaIntrospectionCustomRule]
+        )
+
+
 schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
@@ -61,9 +76,13 @@ schema = PropertyGraphSchema(
     # strawberry's default (2.11) is newer than many gateways in the field accept.
     federation_version="2.5",
     extensions=[
+        # First: it may supply the query text every later step reads.
+        PersistedQueries,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
+        IntrospectionSwitch,
+        QueryCostLimiter,
         DjangoOptimizerExtension,
         MaskUnexpectedErrors,
         StaleDataExtension,

@@ -24,6 +24,10 @@ from django_project.properties import models, services
 from django_project.properties.validators import normalize_parcel_id, validate_parcel_id
 from resolvers.context import Context
 from resolvers.fields import resolve_external
+from resolvers.filemaker import ListingByParcelLoader
+from resolvers.geocoder import GeoLocationByAddressLoader
+from resolvers.salesforce import OwnerByParcelLoader
+from resolvers.tax_assessor import TaxAssessmentByParcelLoader
 from schema.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -83,6 +87,7 @@ class PropertyType:
 
     @strawberry_django.field(
         only=["parcel_id"],
+        metadata={"upstream": ListingByParcelLoader},
         description="The listing record in FileMaker; null with an error when FileMaker fails.",
     )
     async def listing(self, info: Info) -> Listing | None:
@@ -90,6 +95,7 @@ class PropertyType:
 
     @strawberry_django.field(
         only=["parcel_id"],
+        metadata={"upstream": OwnerByParcelLoader},
         description="The owner's Account in Salesforce; null when the owner is not in "
         "Salesforce, or with an error when Salesforce fails.",
     )
@@ -98,6 +104,7 @@ class PropertyType:
 
     @strawberry_django.field(
         only=["parcel_id"],
+        metadata={"upstream": TaxAssessmentByParcelLoader},
         description="The county's latest assessment; null when the county has none, or with "
         "an error when the assessor's service fails.",
     )
@@ -106,6 +113,7 @@ class PropertyType:
 
     @strawberry_django.field(
         only=["street_address", "city", "state", "postal_code"],
+        metadata={"upstream": GeoLocationByAddressLoader},
         description="Coordinates of the address; null when the geocoder finds no match, or "
         "with an error when it fails.",
     )

@@ -41,6 +41,18 @@ def check_graphiql_assets(**_: object) -> list[checks.CheckMessage]:
     ]
 
 
+def check_graphiql_can_introspect(**_: object) -> list[checks.CheckMessage]:
+    if not settings.GRAPHIQL_ENABLED or settings.GRAPHQL_INTROSPECTION:
+        return []
+    return [
+        checks.Warning(
+            "GraphiQL is enabled but introspection is off: the IDE cannot load the schema.",
+            hint="Set GRAPHQL_INTROSPECTION=1, or GRAPHIQL_ENABLED=0.",
+            id="graphiql.W001",
+        )
+    ]
+
+
 class GraphiQLConfig(AppConfig):
     name = "django_project.graphiql"
     label = "graphiql"
@@ -48,3 +60,4 @@ class GraphiQLConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_graphiql_assets, checks.Tags.staticfiles)
+        checks.register(check_graphiql_can_introspect)

@@ -72,8 +72,9 @@ async def test_all_four_fields_come_back_filled_from_the_real_shapes(async_clien
 async def test_one_upstream_call_per_system_per_batch_then_none_when_cached(
     async_client, emulators, settings, count
 ):
-    # given: a page of `count` properties (the page cap raised for the largest case)
+    # given: a page of `count` properties (the page cap and cost limit raised for the largest)
     settings.GRAPHQL_MAX_PAGE_SIZE = 500
+    settings.GRAPHQL_MAX_COST = 10_000
     settings.STRAWBERRY_DJANGO = {**settings.STRAWBERRY_DJANGO, "PAGINATION_MAX_LIMIT": 500}
     await sync_to_async(seed)(count)
 

@@ -171,8 +171,12 @@ def test_mutation_over_get_is_refused(client, prop):
         "/graphql/", {"query": 'mutation { updateProperty(id: "1", data: {}) { id } }'}
     )
 
-    assert response.status_code in {400, 405}
-    assert response.json()["errors"][0]["message"] == "mutations are not allowed when using GET"
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["errors"][0] == {
+        "message": "mutations are not allowed when using GET: send mutations with POST.",
+        "extensions": {"code": "METHOD_NOT_ALLOWED"},
+    }
     assert Property.objects.get(pk=prop.pk).updated_at == prop.updated_at
 
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "django_project.accounts"
+    label = "accounts"
+    verbose_name = "API access"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,178 @@
+"""The query cost limit: what a query can cost us, upstream calls above all, before it runs.
+
+cost = objects the query can resolve + UPSTREAM_CALL_COST x upstream calls it can cause
+
+- An object is one value of a field with a selection set, per parent it is resolved for: a
+  page of 100 properties is 100 objects, and each `listing` under it 100 more.
+- Lists multiply what is under them by the size their arguments ask for: `properties` by its
+  page size (the default page when none is given), `_entities` by its representations.
+- An external field (tagged `metadata={"upstream": <its loader class>}`) adds the calls its
+  loader needs for that many keys with nothing cached: 100 listings are 1 FileMaker call at
+  FileMaker's batch size of 100, 100 owners 2 Salesforce calls. Each occurrence counts, so
+  the bound holds even when occurrences fall into different batches.
+
+Scalars and `__typename` are free: they come with the row. Checked after validation, with the
+request's variables, before anything executes; over the limit answers COST_LIMIT_EXCEEDED
+with the estimate, the limit and the upstream calls per system.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from django.conf import settings
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
+)
+from graphql.utilities import value_from_ast_untyped
+from strawberry.extensions import SchemaExtension
+
+from schema.errors import coded_error
+
+COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+#: An upstream call weighs as much as this many objects: it is slower and spends someone
+#: else's quota.
+UPSTREAM_CALL_COST = 20
+
+
+class QueryCost:
+    """Walks one operation, fragments included, multiplying by list sizes."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> None:
+        self.schema, self.fragments, self.variables = schema, fragments, variables
+        self.objects = 0
+        self.upstream_calls: collections.Counter[str] = collections.Counter()
+
+    @property
+    def total(self) -> int:
+        return self.objects + UPSTREAM_CALL_COST * sum(self.upstream_calls.values())
+
+    def add(self, parent: GraphQLNamedType, selections: SelectionSetNode, items: int) -> None:
+        for node, owner in self._fields(parent, selections, frozenset()):
+            fields: dict[str, GraphQLField] = getattr(owner, "fields", {})
+            field = fields.get(node.name.value)
+            if field is None:  # __typename and introspection fields: free
+                continue
+            upstream = self._upstream(field)
+            if upstream is not None:
+                self.upstream_calls[upstream.service] += upstream.max_calls(items)
+            if node.selection_set is not None:
+                self.objects += items
+                size = self._list_size(node, field)
+                self.add(get_named_type(field.type), node.selection_set, items * size)
+
+    def _fields(
+        self, parent: GraphQLNamedType, selections: SelectionSetNode, seen: frozenset[str]
+    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
+        """Field nodes with the type that owns them, fragments flattened (cycle-safe)."""
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                yield selection, parent
+            elif isinstance(selection, InlineFragmentNode):
+                yield from self._fields(
+                    self._condition(selection, parent), selection.selection_set, seen
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    yield from self._fields(
+                        self._condition(fragment, parent), fragment.selection_set, seen | {name}
+                    )
+
+    def _condition(
+        self, fragment: InlineFragmentNode | FragmentDefinitionNode, parent: GraphQLNamedType
+    ) -> GraphQLNamedType:
+        if fragment.type_condition is None:
+            return parent
+        return self.schema.get_type(fragment.type_condition.name.value) or parent
+
+    @staticmethod
+    def _upstream(field: GraphQLField) -> Any:
+        definition = (field.extensions or {}).get("strawberry-definition")
+        metadata = getattr(definition, "metadata", None) or {}
+        return metadata.get("upstream")
+
+    def _list_size(self, node: FieldNode, field: GraphQLField) -> int:
+        """How many objects each parent gets from this field, from the arguments that bound
+        it: a page (`pagination`, as on `properties`) or `_entities`' representations. The
+        list a page holds (`results`) has no size of its own: its page already counted."""
+        arguments = {
+            argument.name.value: value_from_ast_untyped(argument.value, self.variables)
+            for argument in node.arguments or ()
+        }
+        if node.name.value == "_entities":
+            representations = arguments.get("representations")
+            return len(representations) if isinstance(representations, list) else 1
+        if "pagination" in field.args:
+            pagination = arguments.get("pagination")
+            limit = pagination.get("limit") if isinstance(pagination, dict) else None
+            page = settings.STRAWBERRY_DJANGO["PAGINATION_DEFAULT_LIMIT"]
+            if isinstance(limit, int) and limit >= 0:
+                page = limit
+            return min(page, settings.GRAPHQL_MAX_PAGE_SIZE)
+        return 1
+
+
+def estimate(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any]
+) -> QueryCost | None:
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    cost = QueryCost(schema, fragments, variables)
+    cost.add(root, operation.selection_set, 1)
+    return cost
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuses operations whose estimated cost is over GRAPHQL_MAX_COST."""
+
+    def on_execute(self) -> Iterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        if context.graphql_document is not None:
+            cost = estimate(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables or {},
+            )
+            limit = settings.GRAPHQL_MAX_COST
+            if cost is not None and cost.total > limit:
+                calls = dict(sorted(cost.upstream_calls.items()))
+                raise coded_error(
+                    f"Query cost {cost.total} is over the limit of {limit}: "
+                    f"{cost.objects} objects and {sum(calls.values())} upstream calls "
+                    f"({UPSTREAM_CALL_COST} each). Ask for smaller pages or fewer external "
+                    "fields.",
+                    COST_LIMIT_EXCEEDED,
+                    cost=cost.total,
+                    limit=limit,
+                    upstreamCalls=calls,
+                )
+        yield
+
+
+__all__ = ["QueryCostLimiter", "estimate"]

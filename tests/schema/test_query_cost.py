@@ -1,0 +1,101 @@
+"""The cost limit: queries that could cause too many upstream calls are refused before any."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+
+from tests.conftest_emulators import calls, graphql_async
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ALL_FOUR = """
+  results {
+    listing { agentName } owner { name } taxAssessment { taxYear } location { latitude }
+  }
+"""
+
+
+async def seed(count: int) -> None:
+    await sync_to_async(call_command)("seed_demo", count=count, stdout=io.StringIO())
+
+
+def pages(count: int, limit: int = 100) -> str:
+    fields = [
+        f"p{i}: properties(pagination: {{limit: {limit}, offset: {i * limit}}}) {{ {ALL_FOUR} }}"
+        for i in range(count)
+    ]
+    return "{ " + " ".join(fields) + " }"
+
+
+async def test_a_query_that_could_fan_out_upstream_is_refused_before_any_call(
+    async_client, emulators, settings
+):
+    # given: five full pages' worth of properties, each page asking for all four systems
+    await seed(500)
+
+    body = await graphql_async(async_client, pages(5))
+
+    # then: refused with the estimate, and no system was called
+    (error,) = body["errors"]
+    assert "data" not in body
+    assert error["extensions"] == {
+        "code": "COST_LIMIT_EXCEEDED",
+        "cost": 5 * (1 + 100 + 400) + 20 * 5 * (1 + 2 + 1 + 1),
+        "limit": settings.GRAPHQL_MAX_COST,
+        "upstreamCalls": {"filemaker": 5, "geocoder": 5, "salesforce": 10, "tax_assessor": 5},
+    }
+    assert error["message"].startswith(
+        f"Query cost 3005 is over the limit of {settings.GRAPHQL_MAX_COST}"
+    )
+    assert {name: calls(app) for name, app in emulators.items()} == dict.fromkeys(emulators, 0)
+
+
+async def test_a_full_page_with_every_external_field_fits_the_default_limit(
+    async_client, emulators
+):
+    await seed(100)
+
+    body = await graphql_async(async_client, pages(1))
+
+    assert "errors" not in body
+    assert len(body["data"]["p0"]["results"]) == 100
+    assert calls(emulators["filemaker"]) == 1
+
+
+async def test_variables_count_like_literals(async_client, emulators, settings):
+    settings.GRAPHQL_MAX_COST = 600
+    query = f"query Page($n: Int!) {{ properties(pagination: {{limit: $n}}) {{ {ALL_FOUR} }} }}"
+
+    small = await graphql_async(async_client, query, {"n": 10})
+    large = await graphql_async(async_client, query, {"n": 100})
+
+    assert "errors" not in small
+    assert large["errors"][0]["extensions"]["cost"] == 1 + 100 + 400 + 20 * 5
+
+
+async def test_entity_representations_are_counted(async_client, emulators, settings):
+    settings.GRAPHQL_MAX_COST = 100
+    query = """
+      query Entities($representations: [_Any!]!) {
+        _entities(representations: $representations) { ... on Property { listing { agentName } } }
+      }
+    """
+    representations = [{"__typename": "Property", "id": str(i)} for i in range(1, 201)]
+
+    body = await graphql_async(async_client, query, {"representations": representations})
+
+    assert body["errors"][0]["extensions"]["cost"] == 1 + 200 + 20 * 2
+    assert body["errors"][0]["extensions"]["upstreamCalls"] == {"filemaker": 2}
+
+
+async def test_local_fields_are_cheap(async_client, emulators, settings):
+    settings.GRAPHQL_MAX_COST = 102
+    query = "{ properties(pagination: {limit: 100}) { totalCount results { id city } } }"
+
+    body = await graphql_async(async_client, query)
+
+    assert "errors" not in body

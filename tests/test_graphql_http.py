@@ -1,0 +1,155 @@
+"""GraphQL over HTTP: media types, status codes and methods, as the specification gives them.
+
+application/graphql-response+json: a request error (the document cannot run) is 400 with no
+`data`; once execution starts the answer is 200. application/json, for older clients: every
+well-formed request is 200. Both: unparsable bodies 400, GET mutations 405, other methods
+405, bodies in other media types 415, Accept headers we cannot satisfy 406.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+BOTH = f"{GRAPHQL_RESPONSE}, application/json;q=0.9"  # what Apollo Client and urql send
+
+
+def post(client, body, *, accept: str | None = None, content_type: str = "application/json"):
+    headers = {"HTTP_ACCEPT": accept} if accept is not None else {}
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post("/graphql/", data=data, content_type=content_type, **headers)
+
+
+def media_type(response) -> str:
+    return response["Content-Type"].split(";")[0]
+
+
+def test_graphql_response_json_when_asked(client, seeded):
+    response = post(client, {"query": "{ properties { totalCount } }"}, accept=BOTH)
+
+    assert response.status_code == 200
+    assert media_type(response) == GRAPHQL_RESPONSE
+    assert response.json() == {"data": {"properties": {"totalCount": 200}}}
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/json", "application/*"])
+def test_application_json_for_clients_that_do_not_ask(client, accept):
+    response = post(client, {"query": "{ __typename }"}, accept=accept)
+
+    assert response.status_code == 200
+    assert media_type(response) == "application/json"
+
+
+def test_the_client_preference_decides(client):
+    response = post(
+        client,
+        {"query": "{ __typename }"},
+        accept=f"application/json, {GRAPHQL_RESPONSE};q=0.5",
+    )
+
+    assert media_type(response) == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{ properties { ", "Syntax Error"),
+        ("{ nope }", "Cannot query field 'nope' on type 'Query'."),
+        ("query Q($id: ID!) { property(id: $id) { id } }", "Variable '$id'"),
+    ],
+    ids=["unparsable", "invalid", "missing-variable"],
+)
+def test_request_errors_are_400_without_data_in_graphql_response_json(client, document, message):
+    response = post(client, {"query": document}, accept=BOTH)
+
+    assert response.status_code == 400
+    assert media_type(response) == GRAPHQL_RESPONSE
+    body = response.json()
+    assert "data" not in body
+    assert message in body["errors"][0]["message"]
+
+
+def test_an_unknown_operation_name_is_400(client):
+    response = post(
+        client,
+        {"query": "query A { __typename } query B { __typename }", "operationName": "C"},
+        accept=BOTH,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == 'Unknown operation named "C".'
+
+
+def test_request_errors_are_200_in_application_json(client):
+    response = post(client, {"query": "{ nope }"}, accept="application/json")
+
+    assert response.status_code == 200
+    assert "data" not in response.json()
+    assert response.json()["errors"][0]["message"].startswith("Cannot query field")
+
+
+def test_field_errors_keep_200_and_data(client, seeded):
+    response = post(client, {"query": '{ property(id: "abc") { id } }'}, accept=BOTH)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"property": None}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["path"] == ["property"]
+
+
+@pytest.mark.parametrize("accept", [BOTH, "application/json"])
+def test_unparsable_json_is_400(client, accept):
+    response = post(client, '{"query": ', accept=accept)
+
+    assert response.status_code == 400
+    assert media_type(response) == accept.split(",")[0]
+    assert response.json()["errors"][0] == {
+        "message": "Unable to parse request body as JSON",
+        "extensions": {"code": "BAD_REQUEST"},
+    }
+
+
+def test_a_request_without_a_query_is_400(client):
+    response = post(client, {"variables": {}}, accept=BOTH)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "No GraphQL query found in the request"
+
+
+def test_queries_over_get(client, seeded):
+    response = client.get(
+        "/graphql/", {"query": "{ properties { totalCount } }"}, HTTP_ACCEPT=GRAPHQL_RESPONSE
+    )
+
+    assert response.status_code == 200
+    assert media_type(response) == GRAPHQL_RESPONSE
+    assert response.json()["data"]["properties"]["totalCount"] == 200
+
+
+def test_other_methods_are_405_with_allow(client):
+    response = client.put("/graphql/", data="{}", content_type="application/json")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, POST"
+    assert response.json()["errors"][0]["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_other_body_media_types_are_415(client, content_type):
+    response = post(client, "query={__typename}", content_type=content_type)
+
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def test_an_accept_header_we_cannot_satisfy_is_406(client):
+    response = post(client, {"query": "{ __typename }"}, accept="text/csv")
+
+    assert response.status_code == 406
+    assert media_type(response) == "application/json"
+    assert response.json()["errors"][0]["extensions"] == {"code": "NOT_ACCEPTABLE"}
