@@ -120,3 +120,25 @@ def test_external_system_settings_come_from_the_environment():
     )
 
     assert result.stdout.split() == ["https://acme.my.salesforce.com", "2", "500"]
+
+
+def test_every_variable_read_is_documented_in_env_example_and_readme():
+    """A variable the code reads but the docs do not list is a setting nobody can find."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [
+        root / "django_project" / "settings.py",
+        *root.glob("django_project/integrations/*.py"),
+    ]
+    read = set()
+    for source in sources:
+        text = source.read_text()
+        read |= set(re.findall(r'(?:environ\.get|env_\w+)\(\s*"([A-Z][A-Z0-9_]+)"', text))
+    env_example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+
+    assert len(read) > 30
+    assert sorted(v for v in read if not re.search(rf"^{v}=", env_example, re.M)) == []
+    assert sorted(v for v in read if f"`{v}`" not in readme) == []
