@@ -68,7 +68,13 @@ def negotiate_media_type(request: HttpRequest) -> str | None:
 
 
 def wants_graphiql(request: HttpRequest) -> bool:
-    return request.method == "GET" and "query" not in request.GET and request.accepts("text/html")
+    """A browser opening the page: a GET with neither a query nor a persisted-query hash."""
+    return (
+        request.method == "GET"
+        and "query" not in request.GET
+        and "extensions" not in request.GET
+        and request.accepts("text/html")
+    )
 
 
 def error_response(error: HttpError, media_type: str) -> JsonResponse:
@@ -201,6 +207,13 @@ class GraphQLView(AsyncGraphQLView):
         elif outcome == "request_error" and media_type == GRAPHQL_RESPONSE_JSON:
             response.status_code = 400
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Strawberry renders the IDE for any GET without `query` that accepts */*; a
+        # hash-only APQ GET is an API call.
+        return super().should_render_graphql_ide(request) and (
+            request.query_params.get("extensions") is None
+        )
 
     async def parse_http_body(self, request: Any) -> Any:
         try:

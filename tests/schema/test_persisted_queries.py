@@ -70,6 +70,13 @@ def test_miss_then_register_then_hit(client, seeded):
     assert hit == registered
 
 
+def test_a_hash_only_get_that_accepts_anything_is_an_api_call_not_the_ide_page(client):
+    response = client.get("/graphql/", {"extensions": json.dumps(persisted())}, HTTP_ACCEPT="*/*")
+
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
 def test_a_hash_that_does_not_match_its_query_is_refused_and_not_registered(client, seeded):
     _, body = post(client, {"query": "{ __typename }", "extensions": persisted()})
     _, after = post(client, {"extensions": persisted()})
