@@ -89,3 +89,31 @@ def test_malformed_requests_are_4xx_json(client, body, content_type):
     assert 400 <= response.status_code < 500
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["errors"][0]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_megabytes_over_a_real_server_declared_or_chunked_are_413():
+    """Through uvicorn and Django's ASGI handler, not just the test client."""
+    import httpx
+
+    from tests.conftest import serve_asgi
+
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 10_000_000}})
+
+    def chunks():
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536].encode()
+
+    with serve_asgi() as url:
+        declared = httpx.post(
+            f"{url}/graphql/", content=body, headers={"Content-Type": "application/json"}
+        )
+        chunked = httpx.post(
+            f"{url}/graphql/", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        after = httpx.post(f"{url}/graphql/", json={"query": "{ __typename }"})
+
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}
+    assert after.json() == {"data": {"__typename": "Query"}}
