@@ -128,8 +128,8 @@ class GraphQLView(AsyncGraphQLView):
                     f"The Accept header allows neither {APPLICATION_JSON} nor "
                     f"{GRAPHQL_RESPONSE_JSON}.",
                 )
-            await self._authenticate(request)
             self._check_body_size(request)
+            await self._authenticate(request)
             response = await self._run(request)
         except HttpError as error:
             return error_response(error, media_type or APPLICATION_JSON)
