@@ -182,3 +182,17 @@ def test_only_mode_refuses_to_start_without_a_readable_manifest(client, settings
         load_manifest(str(tmp_path / "bad.json"))
     with pytest.raises(ImproperlyConfigured, match="Cannot read"):
         load_manifest(str(tmp_path / "missing.json"))
+
+
+def test_check_names_a_bad_manifest_before_any_request(settings, tmp_path):
+    from django.core import checks
+
+    settings.GRAPHQL_PERSISTED_QUERIES = "only"
+    settings.GRAPHQL_PERSISTED_QUERIES_MANIFEST = str(tmp_path / "missing.json")
+    load_manifest.cache_clear()
+
+    errors = [m for m in checks.run_checks() if m.id == "accounts.E001"]
+
+    assert len(errors) == 1
+    assert "Cannot read the persisted-query manifest" in errors[0].msg
+    load_manifest.cache_clear()
