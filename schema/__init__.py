@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from django.conf import settings
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -58,6 +59,24 @@ class StaleDataExtension(SchemaExtension):
         return {"stale": stale} if stale else {}
 
 
+class RequireOperationName(SchemaExtension):
+    """A document with several operations must name the one to run (GraphQL spec, "Executing
+    Requests"); strawberry would quietly run the first."""
+
+    def on_parse(self) -> Iterator[None]:  # type: ignore[override]
+        yield
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None or getattr(context, "_provided_operation_name", None) is not None:
+            return
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) > 1:
+            raise GraphQLError(
+                f"Must provide operationName: the document has {len(operations)} operations.",
+                extensions={"code": "BAD_REQUEST"},
+            )
+
+
 class IntrospectionSwitch(AddValidationRules):
     """GRAPHQL_INTROSPECTION off refuses `__schema` and `__type` (not `__typename`), read per
     request so a settings change needs no new schema. Federation gateways are unaffected:
@@ -78,6 +97,7 @@ schema = PropertyGraphSchema(
     extensions=[
         # First: it may supply the query text every later step reads.
         PersistedQueries,
+        RequireOperationName,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),

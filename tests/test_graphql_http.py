@@ -73,6 +73,24 @@ def test_request_errors_are_400_without_data_in_graphql_response_json(client, do
     assert message in body["errors"][0]["message"]
 
 
+def test_several_operations_need_an_operation_name(client):
+    document = "query A { __typename } query B { __typename }"
+
+    refused = post(client, {"query": document}, accept=BOTH)
+    chosen = post(client, {"query": document, "operationName": "B"}, accept=BOTH)
+
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "errors": [
+            {
+                "message": "Must provide operationName: the document has 2 operations.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
+    assert chosen.json() == {"data": {"__typename": "Query"}}
+
+
 def test_an_unknown_operation_name_is_400(client):
     response = post(
         client,
