@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from prometheus_client import Counter
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -31,6 +32,14 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 #: Order matters: with `*/*` or no preference, older clients keep getting application/json.
 MEDIA_TYPES = [APPLICATION_JSON, GRAPHQL_RESPONSE_JSON]
+
+
+GRAPHQL_HTTP_REFUSALS = Counter(
+    "graphql_http_refusals",
+    "Requests refused before execution (bad tokens, CSRF, media types, methods, body size), "
+    "by extensions.code.",
+    ["code"],
+)
 
 
 def _no_response(request: HttpRequest) -> HttpResponseBase:  # pragma: no cover - never called
@@ -78,6 +87,7 @@ def wants_graphiql(request: HttpRequest) -> bool:
 
 
 def error_response(error: HttpError, media_type: str) -> JsonResponse:
+    GRAPHQL_HTTP_REFUSALS.labels(error.code).inc()
     response = JsonResponse(
         {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
         status=error.status,

@@ -160,6 +160,28 @@ async def test_metrics_follow_calls_cache_hits_failures_retries_and_the_breaker(
 
 
 @pytest.mark.django_db
+def test_http_refusals_are_counted_by_code(client, settings):
+    settings.METRICS = "open"
+    before = scrape(client)
+
+    client.post(
+        "/graphql/", data="{}", content_type="application/json", HTTP_AUTHORIZATION="Bearer x"
+    )
+    client.post(
+        "/graphql/", data="{}", content_type="application/json", HTTP_AUTHORIZATION="Bearer y"
+    )
+    client.put("/graphql/", data="{}", content_type="application/json")
+    after = scrape(client)
+
+    def delta(code: str) -> float:
+        name = "graphql_http_refusals_total"
+        return value(after, name, code=code) - value(before, name, code=code)
+
+    assert delta("UNAUTHENTICATED") == 2
+    assert delta("METHOD_NOT_ALLOWED") == 1
+
+
+@pytest.mark.django_db
 def test_metrics_guard(client, settings):
     settings.METRICS = "off"
     assert client.get("/metrics").status_code == 404
