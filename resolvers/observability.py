@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Iterator
 
+from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
 
@@ -48,11 +49,18 @@ def _operation_label(name: str | None) -> str:
 
 
 class OperationMetrics(SchemaExtension):
+    """Also counts operations a later extension refuses by raising (the cost limit): those
+    errors reach the result only after this hook ends."""
+
     def on_operation(self) -> Iterator[None]:
         tally: Tally[str] = Tally()
         token = calls_in_this_operation.set(tally)
+        raised: list[GraphQLError] = []
         try:
             yield
+        except GraphQLError as refused:
+            raised.append(refused)
+            raise
         finally:
             calls_in_this_operation.reset(token)
             context = self.execution_context
@@ -61,7 +69,7 @@ class OperationMetrics(SchemaExtension):
             except RuntimeError:  # the document did not parse: there is no operation
                 kind = "invalid"
             GRAPHQL_OPERATIONS.labels(_operation_label(context.operation_name), kind).inc()
-            for error in (context.result.errors if context.result else None) or []:
+            for error in (context.result.errors if context.result else None) or raised:
                 code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
                 GRAPHQL_ERRORS.labels(str(code)[:64]).inc()
             for service in BUILDERS:

@@ -6,10 +6,18 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from prometheus_client import Counter
 
 from resolvers.cache import get_cache
 
 logger = logging.getLogger(__name__)
+
+PERSISTED_QUERIES = Counter(
+    "graphql_persisted_queries",
+    "Requests carrying a persisted query or refused for lacking one, by outcome: hit, "
+    "registered, not_found, not_in_list, not_supported, bad_request.",
+    ["outcome"],
+)
 
 
 def _key(sha256_hash: str) -> str:

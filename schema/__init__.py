@@ -95,8 +95,12 @@ schema = PropertyGraphSchema(
     # strawberry's default (2.11) is newer than many gateways in the field accept.
     federation_version="2.5",
     extensions=[
-        # First: it may supply the query text every later step reads.
+        # First: it may supply the query text every later step reads. It refuses by raising
+        # before its yield, which strawberry handles only for the first operation hook (the
+        # ones entered before it would never be exited), so it also counts its own refusals.
         PersistedQueries,
+        # Next, so it counts operations the later extensions refuse.
+        OperationMetrics,
         RequireOperationName,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
@@ -106,7 +110,6 @@ schema = PropertyGraphSchema(
         DjangoOptimizerExtension,
         MaskUnexpectedErrors,
         StaleDataExtension,
-        OperationMetrics,
     ],
 )
 

@@ -24,9 +24,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from resolvers.persisted_queries import find_persisted_query, register_persisted_query
+from resolvers.observability import GRAPHQL_ERRORS
+from resolvers.persisted_queries import (
+    PERSISTED_QUERIES,
+    find_persisted_query,
+    register_persisted_query,
+)
 from schema.errors import coded_error
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -91,14 +97,22 @@ def load_manifest(path: str) -> Manifest:
     return parse_manifest(text, path)
 
 
+def refusal(message: str, code: str) -> GraphQLError:
+    """The error to raise, counted here: OperationMetrics never sees these (see schema/)."""
+    outcome = "bad_request" if code == "BAD_REQUEST" else code.removeprefix("PERSISTED_QUERY_")
+    PERSISTED_QUERIES.labels(outcome.lower()).inc()
+    GRAPHQL_ERRORS.labels(code).inc()
+    return coded_error(message, code)
+
+
 def _persisted_query(extensions: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     raw = (extensions or {}).get("persistedQuery")
     if raw is None:
         return None
     if not isinstance(raw, dict) or raw.get("version") != 1:
-        raise coded_error("Unsupported persisted query version; send version 1.", "BAD_REQUEST")
+        raise refusal("Unsupported persisted query version; send version 1.", "BAD_REQUEST")
     if not isinstance(raw.get("sha256Hash"), str) or not raw["sha256Hash"]:
-        raise coded_error("persistedQuery.sha256Hash must be a non-empty string.", "BAD_REQUEST")
+        raise refusal("persistedQuery.sha256Hash must be a non-empty string.", "BAD_REQUEST")
     return raw
 
 
@@ -114,12 +128,13 @@ class PersistedQueries(SchemaExtension):
             self._allow_listed_only(persisted)
         elif persisted is not None:
             if mode == "off":
-                raise coded_error("PersistedQueryNotSupported", PERSISTED_QUERY_NOT_SUPPORTED)
+                raise refusal("PersistedQueryNotSupported", PERSISTED_QUERY_NOT_SUPPORTED)
             register = await self._apq(persisted)
         self.validated = False
         yield
         if register and self.validated:
             await register_persisted_query(register, context.query or "")
+            PERSISTED_QUERIES.labels("registered").inc()
 
     def on_validate(self) -> Iterator[None]:  # type: ignore[override]
         yield
@@ -130,15 +145,16 @@ class PersistedQueries(SchemaExtension):
         context = self.execution_context
         sha256_hash = persisted["sha256Hash"]
         if not _SHA256.fullmatch(sha256_hash):
-            raise coded_error("persistedQuery.sha256Hash must be 64 hex digits.", "BAD_REQUEST")
+            raise refusal("persistedQuery.sha256Hash must be 64 hex digits.", "BAD_REQUEST")
         if not context.query:
             found = await find_persisted_query(sha256_hash)
             if found is None:
-                raise coded_error("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
+                raise refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
             context.query = found
+            PERSISTED_QUERIES.labels("hit").inc()
             return None
         if sha256_hex(context.query) != sha256_hash:
-            raise coded_error("provided sha does not match query", "BAD_REQUEST")
+            raise refusal("provided sha does not match query", "BAD_REQUEST")
         return sha256_hash
 
     def _allow_listed_only(self, persisted: Mapping[str, Any] | None) -> None:
@@ -147,10 +163,11 @@ class PersistedQueries(SchemaExtension):
         if persisted is not None and not context.query:
             found = manifest.by_id.get(persisted["sha256Hash"])
             if found is None:
-                raise coded_error("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
+                raise refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
             context.query = found
+            PERSISTED_QUERIES.labels("hit").inc()
         elif not context.query or sha256_hex(context.query) not in manifest.text_hashes:
-            raise coded_error(
+            raise refusal(
                 "This server only runs operations from its persisted-query list.",
                 PERSISTED_QUERY_NOT_IN_LIST,
             )

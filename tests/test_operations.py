@@ -182,6 +182,29 @@ def test_http_refusals_are_counted_by_code(client, settings):
 
 
 @pytest.mark.django_db
+def test_operations_refused_by_extensions_are_counted(client, settings):
+    settings.METRICS = "open"
+    settings.GRAPHQL_MAX_COST = 10
+    before = scrape(client)
+
+    for body in (
+        {"query": "{ properties(pagination: {limit: 50}) { results { id } } }"},
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}},
+    ):
+        client.post("/graphql/", data=json.dumps(body), content_type="application/json")
+    after = scrape(client)
+
+    def delta(code: str) -> float:
+        name = "graphql_errors_total"
+        return value(after, name, code=code) - value(before, name, code=code)
+
+    assert delta("COST_LIMIT_EXCEEDED") == 1
+    assert delta("PERSISTED_QUERY_NOT_FOUND") == 1
+    outcome = ("graphql_persisted_queries_total", (("outcome", "not_found"),))
+    assert after[outcome] - before.get(outcome, 0.0) == 1
+
+
+@pytest.mark.django_db
 def test_metrics_guard(client, settings):
     settings.METRICS = "off"
     assert client.get("/metrics").status_code == 404
