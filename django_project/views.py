@@ -76,14 +76,9 @@ def negotiate_media_type(request: HttpRequest) -> str | None:
     return request.get_preferred_type(MEDIA_TYPES)
 
 
-def wants_graphiql(request: HttpRequest) -> bool:
-    """A browser opening the page: a GET with neither a query nor a persisted-query hash."""
-    return (
-        request.method == "GET"
-        and "query" not in request.GET
-        and "extensions" not in request.GET
-        and request.accepts("text/html")
-    )
+def too_large() -> HttpError:
+    limit = settings.GRAPHQL_MAX_BODY_BYTES
+    return HttpError(413, "REQUEST_TOO_LARGE", f"Request body is over the {limit}-byte limit.")
 
 
 def error_response(error: HttpError, media_type: str) -> JsonResponse:
@@ -131,7 +126,9 @@ class GraphQLView(AsyncGraphQLView):
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         media_type = negotiate_media_type(request)
         try:
-            if media_type is None and not wants_graphiql(request):
+            if media_type is None and not self.should_render_graphql_ide(
+                self.request_adapter_class(request)
+            ):
                 raise HttpError(
                     406,
                     "NOT_ACCEPTABLE",
@@ -180,21 +177,13 @@ class GraphQLView(AsyncGraphQLView):
     def _check_body_size(request: HttpRequest) -> None:
         declared = request.headers.get("Content-Length", "0")
         if declared.isdigit() and int(declared) > settings.GRAPHQL_MAX_BODY_BYTES:
-            raise HttpError(
-                413,
-                "REQUEST_TOO_LARGE",
-                f"Request body is over the {settings.GRAPHQL_MAX_BODY_BYTES}-byte limit.",
-            )
+            raise too_large()
 
     async def _run(self, request: HttpRequest) -> HttpResponseBase:
         try:
             return await self.run(request=request)
         except RequestDataTooBig:
-            raise HttpError(
-                413,
-                "REQUEST_TOO_LARGE",
-                f"Request body is over the {settings.GRAPHQL_MAX_BODY_BYTES}-byte limit.",
-            ) from None
+            raise too_large() from None
         except HTTPException as exc:
             headers = {"Allow": "GET, POST"} if exc.status_code == 405 else {}
             raise HttpError(
@@ -219,8 +208,8 @@ class GraphQLView(AsyncGraphQLView):
         return response
 
     def should_render_graphql_ide(self, request: Any) -> bool:
-        # Strawberry renders the IDE for any GET without `query` that accepts */*; a
-        # hash-only APQ GET is an API call.
+        """A browser opening the page. Strawberry says so for any GET without `query` that
+        accepts */* or HTML; a hash-only APQ GET is an API call."""
         return super().should_render_graphql_ide(request) and (
             request.query_params.get("extensions") is None
         )

@@ -86,10 +86,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
 
 @functools.cache
 def load_manifest(path: str) -> Manifest:
-    if not path:
-        raise ImproperlyConfigured(
-            "GRAPHQL_PERSISTED_QUERIES=only needs GRAPHQL_PERSISTED_QUERIES_MANIFEST."
-        )
+    """Read once per process (settings already refuse `only` without a path)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
