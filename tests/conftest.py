@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,22 @@ from django.test import Client
 pytest_plugins = ["tests.conftest_emulators"]
 
 GraphQL = Callable[..., dict[str, Any]]
+
+#: Real npm packages the tests run (Apollo gateway, subgraph, client), pinned in package.json.
+NODE_PEERS = Path(__file__).resolve().parent / "federation"
+
+
+def node_with(package: str) -> str:
+    """Node's path, once `package` is installed under tests/federation; skips on a developer
+    machine without them, fails in CI (`make test` installs them)."""
+    node = shutil.which("node")
+    if node is None or not (NODE_PEERS / "node_modules" / package).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"Node.js and `npm ci --prefix tests/federation` ({package}) are required in CI"
+            )
+        pytest.skip(f"Node.js or {package} is missing (make test installs them)")
+    return node
 
 
 def post_graphql(

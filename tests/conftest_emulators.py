@@ -81,12 +81,17 @@ async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[di
 def emulators_sync(settings, monkeypatch, no_backoff_sleep) -> Iterator[dict[str, Any]]:
     """The same, for sync tests (management commands run their own event loop)."""
     apps = install_emulators(settings, monkeypatch)
+    clear_cache()
+    yield apps
+    clear_cache()
+
+
+def clear_cache() -> None:
+    """Empty the shared cache from sync code (sync tests, fixtures)."""
 
     async def clear() -> None:
         await get_cache().clear()
 
-    asyncio.run(clear())
-    yield apps
     asyncio.run(clear())
 
 

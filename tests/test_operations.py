@@ -42,6 +42,11 @@ def value(samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def growth(before, after, name: str, **labels: str) -> float:
+    """How much a sample grew between two scrapes."""
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
 def test_healthz_answers_without_dependencies(client):
     response = client.get("/healthz")
 
@@ -134,7 +139,7 @@ async def test_metrics_follow_calls_cache_hits_failures_retries_and_the_breaker(
 
     # then
     def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return growth(before, after, name, **labels)
 
     tax = {"service": "tax_assessor", "operation": "get_assessments"}
     assert delta("upstream_calls_total", outcome="ok", **tax) == 1
@@ -173,12 +178,9 @@ def test_http_refusals_are_counted_by_code(client, settings):
     client.put("/graphql/", data="{}", content_type="application/json")
     after = scrape(client)
 
-    def delta(code: str) -> float:
-        name = "graphql_http_refusals_total"
-        return value(after, name, code=code) - value(before, name, code=code)
-
-    assert delta("UNAUTHENTICATED") == 2
-    assert delta("METHOD_NOT_ALLOWED") == 1
+    refusals = "graphql_http_refusals_total"
+    assert growth(before, after, refusals, code="UNAUTHENTICATED") == 2
+    assert growth(before, after, refusals, code="METHOD_NOT_ALLOWED") == 1
 
 
 @pytest.mark.django_db
@@ -194,14 +196,10 @@ def test_operations_refused_by_extensions_are_counted(client, settings):
         client.post("/graphql/", data=json.dumps(body), content_type="application/json")
     after = scrape(client)
 
-    def delta(code: str) -> float:
-        name = "graphql_errors_total"
-        return value(after, name, code=code) - value(before, name, code=code)
-
-    assert delta("COST_LIMIT_EXCEEDED") == 1
-    assert delta("PERSISTED_QUERY_NOT_FOUND") == 1
-    outcome = ("graphql_persisted_queries_total", (("outcome", "not_found"),))
-    assert after[outcome] - before.get(outcome, 0.0) == 1
+    errors = "graphql_errors_total"
+    assert growth(before, after, errors, code="COST_LIMIT_EXCEEDED") == 1
+    assert growth(before, after, errors, code="PERSISTED_QUERY_NOT_FOUND") == 1
+    assert growth(before, after, "graphql_persisted_queries_total", outcome="not_found") == 1
 
 
 @pytest.mark.django_db

@@ -9,36 +9,24 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
-from resolvers.cache import get_cache
-from tests.conftest import serve_asgi
+from tests.conftest import NODE_PEERS as PEERS
+from tests.conftest import node_with, serve_asgi
+from tests.conftest_emulators import clear_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PEERS = Path(__file__).resolve().parents[1] / "federation"
 
 
 @pytest.fixture
 def run_client() -> Iterator:
-    node = shutil.which("node")
-    if node is None or not (PEERS / "node_modules" / "@apollo" / "client").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("Node.js and `npm ci --prefix tests/federation` are required in CI")
-        pytest.skip("Node.js or @apollo/client is missing (make test installs them)")
+    node = node_with("@apollo/client")
     call_command("seed_demo", count=7, stdout=io.StringIO())
-
-    async def clear() -> None:
-        await get_cache().clear()
-
-    async_to_sync(clear)()
+    clear_cache()
     with serve_asgi() as app_url:
 
         def run() -> dict:

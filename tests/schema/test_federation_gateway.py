@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import serve_asgi
+from tests.conftest import NODE_PEERS as PEERS
+from tests.conftest import node_with, serve_asgi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PEERS = Path(__file__).resolve().parents[1] / "federation"
 QUERY = """
 { properties(pagination: {limit: 3}) { results {
     parcelId city reviews { rating comment } taxAssessment { taxYear } } } }
@@ -31,11 +29,7 @@ QUERY = """
 
 @pytest.fixture
 def gateway(emulators_sync, settings) -> Iterator[tuple[str, dict]]:
-    node = shutil.which("node")
-    if node is None or not (PEERS / "node_modules" / "@apollo" / "gateway").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("Node.js and `npm ci --prefix tests/federation` are required in CI")
-        pytest.skip("Node.js or the Apollo packages are missing (make test installs them)")
+    node = node_with("@apollo/gateway")
     call_command("seed_demo", count=5, stdout=io.StringIO())
     with serve_asgi() as app_url:
         process = subprocess.Popen(  # noqa: S603

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from schema.persisted_queries import load_manifest
+from tests.conftest_emulators import clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +34,7 @@ def get(client, params: dict):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    from asgiref.sync import async_to_sync
-
-    from resolvers.cache import get_cache
-
-    async def clear() -> None:
-        await get_cache().clear()
-
-    async_to_sync(clear)()
+    clear_cache()
 
 
 def test_miss_then_register_then_hit(client, seeded):
@@ -173,8 +167,7 @@ def test_only_mode_refuses_everything_else_and_registers_nothing(client, seeded,
     assert "data" not in free_text
 
 
-def test_only_mode_refuses_to_start_without_a_readable_manifest(client, settings, tmp_path):
-    settings.GRAPHQL_PERSISTED_QUERIES = "only"
+def test_a_missing_or_malformed_manifest_is_named(tmp_path):
     (tmp_path / "bad.json").write_text('{"format": "something-else"}')
     from django.core.exceptions import ImproperlyConfigured
 
