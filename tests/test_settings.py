@@ -142,3 +142,22 @@ def test_every_variable_read_is_documented_in_env_example_and_readme():
     assert len(read) > 30
     assert sorted(v for v in read if not re.search(rf"^{v}=", env_example, re.M)) == []
     assert sorted(v for v in read if f"`{v}`" not in readme) == []
+
+
+@pytest.mark.parametrize(("debug", "expected"), [("1", "True True"), ("0", "False False")])
+def test_graphiql_and_the_introspection_it_needs_follow_debug(debug, expected):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHIQL", "GRAPHQL_"))}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django_project.settings as s; "
+            "print(s.GRAPHIQL_ENABLED, s.GRAPHQL_INTROSPECTION)",
+        ],
+        env={**clean, "DEBUG": debug, "SECRET_KEY": "x" * 50},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert done.stdout.strip() == expected
