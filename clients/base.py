@@ -28,6 +28,7 @@ import httpx
 import stamina
 
 from clients.breaker import BreakerState, CircuitBreaker
+from clients.bulkhead import Bulkhead, CapacityExhausted
 from clients.errors import (
     BadResponse,
     CircuitOpen,
@@ -55,7 +56,11 @@ class ClientConfig:
     connect_timeout: float = 2.0
     read_timeout: float = 5.0
     write_timeout: float = 5.0
+    #: Longest wait for a free slot of this system's share of connections (its bulkhead).
     pool_timeout: float = 2.0
+    #: Calls to this system in flight at once, per process: its own connection pool, so a
+    #: hanging system cannot take the connections the others need.
+    max_connections: int = 20
     #: Attempts per call, the first included.
     max_attempts: int = 3
     #: Seconds a call may spend in all, waits between attempts included.
@@ -112,12 +117,14 @@ class ExternalClient:
         *,
         http: httpx.AsyncClient,
         breaker: CircuitBreaker | None = None,
+        bulkhead: Bulkhead | None = None,
     ) -> None:
         self.config = config
-        self._http = http
+        self.http = http
         self.breaker = breaker or CircuitBreaker(
             threshold=config.breaker_threshold, cooldown=config.breaker_cooldown
         )
+        self.bulkhead = bulkhead or Bulkhead(self.service, config.max_connections)
 
     # -- hooks for subclasses ---------------------------------------------------------------
 
@@ -233,6 +240,9 @@ class ExternalClient:
         """stamina's backoff hook: False to stop, or the seconds to wait before the next try."""
         if not isinstance(exc, ExternalServiceError) or not exc.retryable:
             return False
+        # The share was full until the work this call serves could wait no longer.
+        if isinstance(exc, CapacityExhausted):
+            return False
         # A write that may have reached the server is never sent again: it may have been
         # applied, and a second copy could be applied twice (RFC 9110 9.2.2).
         if not idempotent and exc.may_have_reached_server:
@@ -301,16 +311,22 @@ class ExternalClient:
         request: Mapping[str, Any],
         detect_expiry: bool,
     ) -> T:
-        """One HTTP round trip: send, classify, parse; log it when it succeeded."""
+        """One HTTP round trip in one slot of the bulkhead: send, classify, parse; log it
+        when it succeeded."""
         started = time.perf_counter()
         try:
-            response = await self._http.request(
-                method,
-                url,
-                headers=headers,
-                timeout=request.get("timeout", self.config.timeout),
-                **{k: v for k, v in request.items() if k != "timeout"},
-            )
+            async with self.bulkhead.slot(operation, max_wait=self.config.pool_timeout):
+                started = time.perf_counter()
+                response = await self.http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=request.get("timeout", self.config.timeout),
+                    **{k: v for k, v in request.items() if k != "timeout"},
+                )
+        except CapacityExhausted as exc:
+            exc.call = self._record(operation, method, url, None, attempt, started)
+            raise
         except httpx.HTTPError as exc:
             failure = from_exception(exc, self.service, operation)
             failure.call = self._record(operation, method, url, None, attempt, started)

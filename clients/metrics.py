@@ -30,6 +30,24 @@ BREAKER_OPEN = Gauge(
     ["service"],
     multiprocess_mode="max",
 )
+UPSTREAM_IN_FLIGHT = Gauge(
+    "upstream_calls_in_flight",
+    "Calls in flight per system: the share of its bulkhead in use (summed over workers).",
+    ["service"],
+    multiprocess_mode="livesum",
+)
+UPSTREAM_CAPACITY = Gauge(
+    "upstream_capacity",
+    "Calls each system may have in flight at once: its bulkhead (summed over workers).",
+    ["service"],
+    multiprocess_mode="livesum",
+)
+UPSTREAM_CAPACITY_REFUSALS = Counter(
+    "upstream_capacity_refusals",
+    "Calls refused without touching the network because the system's share was full and "
+    "no slot freed within the waiting requests' budget.",
+    ["service"],
+)
 
 #: Upstream calls made on behalf of the current GraphQL operation, by service.
 calls_in_this_operation: ContextVar[Tally[str] | None] = ContextVar(

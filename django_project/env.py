@@ -67,6 +67,10 @@ def client_settings(prefix: str, *, base_url: str, read_timeout: float, batch_si
         "retry_budget": env_float(f"{prefix}_RETRY_BUDGET", 2.5, minimum=0.0),
         "breaker_threshold": env_int(f"{prefix}_BREAKER_THRESHOLD", 5, minimum=1),
         "breaker_cooldown": env_float(f"{prefix}_BREAKER_COOLDOWN", 30.0),
+        # The system's bulkhead: calls in flight at once per worker, and the longest wait
+        # for a free one (never past the budget of the requests waiting).
+        "max_connections": env_int(f"{prefix}_MAX_CONNECTIONS", 20, minimum=1),
+        "pool_timeout": env_float(f"{prefix}_POOL_TIMEOUT", 1.0, minimum=0.0),
         "batch_size": env_int(f"{prefix}_BATCH_SIZE", batch_size, minimum=1),
     }
 

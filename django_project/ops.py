@@ -57,8 +57,9 @@ async def _cache_round_trip() -> None:
 
 @require_GET
 async def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database and the cache answer. External systems are reported but do not
-    make the app unready: it degrades gracefully without them."""
+    """Ready when the database and the cache answer. External systems are reported (circuit,
+    and the share of their connections in use) but do not make the app unready: it degrades
+    gracefully without them."""
     database = await _check(sync_to_async(_database_ping)())
     cache = await _check(_cache_round_trip())
     services = {}
@@ -68,10 +69,16 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             "circuit": client.breaker.state.value,
             "consecutiveFailures": client.breaker.consecutive_failures,
             "lastFailureSecondsAgo": None if since is None else round(since, 1),
+            "connections": client.bulkhead.snapshot(),
         }
     ready = bool(database["ok"] and cache["ok"])
     return JsonResponse(
-        {"ready": ready, "database": database, "cache": cache, "services": services},
+        {
+            "ready": ready,
+            "database": database,
+            "cache": cache,
+            "services": services,
+        },
         status=200 if ready else 503,
     )
 

@@ -156,8 +156,16 @@ GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30, minimum=1)
 GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 3000, minimum=100)
 GRAPHQL_MAX_BODY_BYTES = env_int("GRAPHQL_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GRAPHQL_MAX_BODY_BYTES
-# Seconds a request waits for external fields before they answer null with a timeout error.
+# Seconds from a request's arrival that its external fields may wait for upstreams; then a
+# field still being fetched answers its stale value or null with a timeout error.
 GRAPHQL_EXTERNAL_BUDGET = env_float("GRAPHQL_EXTERNAL_BUDGET", 3.0, minimum=0.05)
+# Seconds more an external field may wait past the budget, granted only when the event loop
+# ran the deadline late (the process was busy, not the upstream slow).
+GRAPHQL_EXTERNAL_GRACE = env_float("GRAPHQL_EXTERNAL_GRACE", 0.5, minimum=0.0)
+# Milliseconds keys that concurrent requests want from the same system may wait for each
+# other before their call leaves (resolvers/batching.py); the call leaves earlier once no key
+# joined for a tenth of it. 0: keys batch per request only.
+UPSTREAM_BATCH_WINDOW_MS = env_float("UPSTREAM_BATCH_WINDOW_MS", 20.0, minimum=0.0)
 # Query cost: objects resolved + 20 per upstream call the query can cause (schema/cost.py).
 # A page of 100 properties with all four external fields costs about 600.
 GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 2500, minimum=10)
@@ -247,9 +255,6 @@ if PRODUCTION:
 
 #: Baseline views for `manage.py bench` (a plain JSON view and a naive one); never in production.
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False) and not PRODUCTION
-
-#: Connections the shared HTTP pool keeps for all external systems together.
-UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 100, minimum=1)
 
 # /metrics: off, open, or token (send METRICS_TOKEN as a bearer token). Blank: open with DEBUG.
 METRICS = (os.environ.get("METRICS", "").strip() or ("open" if DEBUG else "off")).lower()

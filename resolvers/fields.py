@@ -1,11 +1,9 @@
-"""What a schema resolver calls to read an external field: deadline and staleness handled here."""
+"""What a schema resolver calls to read an external field: staleness reported here."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, TypeVar
 
-from resolvers.errors import deadline_error
 from resolvers.loader import ExternalLoader, Stale
 
 V = TypeVar("V")
@@ -14,23 +12,17 @@ V = TypeVar("V")
 async def resolve_external(info: Any, loader: ExternalLoader[Any, V], key: Any) -> V | None:
     """The value for `key`, or None when the upstream has none.
 
-    A value served from cache past its TTL (the upstream just failed) is returned and listed
-    in the response's `extensions.stale`. When the request's budget runs out first, the field
-    fails with EXTERNAL_SERVICE_TIMEOUT while the fetch goes on for the next request's cache.
+    A value served from cache past its TTL (the upstream failed, or did not answer within the
+    request's budget) is returned and listed in the response's `extensions.stale`. The loader
+    applies the budget (resolvers/loader.py): it bounds waiting for upstreams only.
 
     Raises:
-        GraphQLError: the upstream failed and nothing cached could stand in.
+        GraphQLError: the upstream failed, or did not answer within the budget, and nothing
+            cached could stand in.
     """
-    context = info.context
-    pending = loader.load(key)
-    try:
-        # shield: the batch fetch is shared with other fields and requests; only we give up.
-        async with asyncio.timeout_at(context.deadline):
-            result = await asyncio.shield(pending)
-    except TimeoutError:
-        raise deadline_error(loader.service, context.budget) from None
+    result = await loader.load(key)
     if isinstance(result, Stale):
-        context.stale.append(
+        info.context.stale.append(
             {
                 "path": [str(p) if not isinstance(p, int) else p for p in info.path.as_list()],
                 "service": result.service,

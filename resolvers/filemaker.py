@@ -9,13 +9,14 @@ from django.conf import settings
 
 from clients.errors import ExternalServiceError, NotFound
 from clients.filemaker import FileMakerClient, FileMakerConfig, Listing
-from clients.pool import HttpPool
+from clients.pool import PoolFactory
 from resolvers.errors import graphql_error
 from resolvers.loader import ExternalLoader
 
 
-def build_client(http: HttpPool) -> FileMakerClient:
-    return FileMakerClient(FileMakerConfig(**settings.FILEMAKER), http=http)
+def build_client(new_pool: PoolFactory) -> FileMakerClient:
+    config = FileMakerConfig(**settings.FILEMAKER)
+    return FileMakerClient(config, http=new_pool(max_connections=config.max_connections))
 
 
 class ListingByParcelLoader(ExternalLoader[str, Listing]):

@@ -8,15 +8,16 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from clients.geocoder import Address, GeocoderConfig, GeocodingClient, Location
-from clients.pool import HttpPool
+from clients.pool import PoolFactory
 from resolvers.loader import ExternalLoader
 
 #: (street, city, state, postal code), as the Property row has them.
 AddressKey = tuple[str, str, str, str]
 
 
-def build_client(http: HttpPool) -> GeocodingClient:
-    return GeocodingClient(GeocoderConfig(**settings.GEOCODER), http=http)
+def build_client(new_pool: PoolFactory) -> GeocodingClient:
+    config = GeocoderConfig(**settings.GEOCODER)
+    return GeocodingClient(config, http=new_pool(max_connections=config.max_connections))
 
 
 class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):

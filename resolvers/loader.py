@@ -5,13 +5,19 @@ batch, `ExternalLoader`:
 
 1. reads all keys from the shared cache with one `multi_get` (`<namespace>:<key>`; entries
    are `{"v": value-or-null, "at": unix time}`, so a definite "no such record" is cached too);
-2. fetches the keys that are missing or past their TTL with one client call (the client
-   splits it only at the upstream's own batch limit), sharing in-flight fetches with any other
-   request in this process that wants the same keys (single flight);
-3. writes what it fetched with one `multi_set`, kept for `stale_ttl` so that
+2. hands the keys that are missing or past their TTL to this process's shared fetches
+   (resolvers/batching.py): a key another request is already fetching is joined, and keys that
+   concurrent requests want within a moment leave in one client call (the client splits it
+   only at the upstream's own batch limit);
+3. the fetch writes what it got with one `multi_set`, kept for `stale_ttl`, so that
 4. when the upstream fails, a value past its TTL is served as `Stale` (the resolver reports
    it under `extensions.stale`) instead of null; keys with nothing to fall back on get a coded
    GraphQL error in their slot. Errors are never cached.
+
+The request's deadline bounds only the wait for upstreams: a value read from the cache, or
+from a fetch that completed, is returned however late the process got to it. A key still
+being fetched at the deadline gets its stale value, or EXTERNAL_SERVICE_TIMEOUT; its fetch
+goes on and fills the cache for the next request.
 
 The cache itself failing (Redis down) degrades to "miss" and never fails a request.
 """
@@ -22,25 +28,25 @@ import asyncio
 import collections
 import logging
 import time
-import weakref
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 from aiocache.base import BaseCache
 from django.conf import settings
 from prometheus_client import Counter
 from strawberry.dataloader import DataLoader
 
-from clients.errors import ExternalServiceError, ServiceUnavailable
-from resolvers.cache import from_json, to_json
-from resolvers.errors import graphql_error
+from clients.errors import ExternalServiceError
+from resolvers.batching import SETTLED_GRACE, shared_fetches, wait_until
+from resolvers.cache import OPERATION_TIMEOUT, from_json, to_json
+from resolvers.errors import deadline_error, graphql_error
 
 CACHE_LOOKUPS = Counter(
     "external_cache_lookups",
     "External-field keys by how they were answered: hit, negative_hit (cached 'no such "
     "record'), fetched, missing (fetched: no such record), stale (served past its TTL "
-    "because the upstream failed) or failed.",
+    "because the upstream failed or did not answer in time), failed or timed_out.",
     ["service", "result"],
 )
 
@@ -53,6 +59,12 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _MISSING = object()
+
+
+def wall_clock() -> float:
+    """Unix time for cache entries' `at` (entries are shared across processes); tests that
+    age entries replace it."""
+    return time.time()
 
 
 @dataclass(frozen=True)
@@ -73,30 +85,6 @@ class Stale(Generic[V]):
     service: str
 
 
-# Fetches in flight in this process, per event loop: cache key -> future of value-or-None.
-_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-#: Seconds a settled fetch keeps answering joiners (covers reads that raced the cache write);
-#: never longer than the system's TTL.
-SETTLED_GRACE = 1.0
-
-
-def _release(flights: dict[str, asyncio.Future[Any]], cache_key: str, future: Any) -> None:
-    if flights.get(cache_key) is future:
-        del flights[cache_key]
-
-
-def _flights() -> dict[str, asyncio.Future[Any]]:
-    loop = asyncio.get_running_loop()
-    flights = _in_flight.get(loop)
-    if flights is None:
-        flights = _in_flight[loop] = {}
-    return flights
-
-
 class ExternalLoader(Generic[K, V]):
     """Cache-aside, single-flight, stale-if-error batch loading for one external system."""
 
@@ -106,19 +94,39 @@ class ExternalLoader(Generic[K, V]):
     #: The client's frozen dataclass this loader returns (stored in the cache as JSON).
     value_type: type[V]
 
-    def __init__(self, client: Any, *, cache: BaseCache, policy: CachePolicy) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        cache: BaseCache,
+        policy: CachePolicy,
+        deadline: float | None = None,
+        window: float = 0.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.client = client
+        self.clock = clock or wall_clock
         self.cache = cache
         self.policy = policy
+        #: Loop time after which this request stops waiting for upstreams (None: no limit).
+        self.deadline = deadline
+        #: Seconds keys may wait for other requests' keys before their call leaves.
+        self.window = window
         self.loader: DataLoader[K, V | Stale[V] | None] = DataLoader(load_fn=self._load_batch)
         #: How this loader's keys were answered (same categories as CACHE_LOOKUPS).
         self.tally: collections.Counter[str] = collections.Counter()
 
     @classmethod
-    def for_request(cls, upstreams: Upstreams, cache: BaseCache) -> Self:
-        """A loader for one request, on this loop's client and cache, with the system's TTLs."""
+    def for_request(
+        cls, upstreams: Upstreams, cache: BaseCache, *, deadline: float | None = None
+    ) -> Self:
+        """A loader for one request, on this loop's client and cache, with the system's TTLs;
+        it waits for upstreams until `deadline` (loop time)."""
         policy = CachePolicy(**getattr(settings, f"{cls.service.upper()}_CACHE"))
-        return cls(upstreams[cls.service], cache=cache, policy=policy)
+        window = settings.UPSTREAM_BATCH_WINDOW_MS / 1000
+        return cls(
+            upstreams[cls.service], cache=cache, policy=policy, deadline=deadline, window=window
+        )
 
     @classmethod
     def keys_per_call(cls) -> int:
@@ -161,7 +169,7 @@ class ExternalLoader(Generic[K, V]):
         """Forget `key` here and in the shared cache (after a write)."""
         if self.loader.cache_map.get(key) is not None:
             self.loader.clear(key)
-        _flights().pop(self.cache_key(key), None)
+        shared_fetches(self.service, self.window).forget(self.cache_key(key))
         try:
             await self.cache.delete(self.cache_key(key))
         except Exception:  # noqa: BLE001 - a cache outage must not fail the write that just worked
@@ -170,7 +178,7 @@ class ExternalLoader(Generic[K, V]):
     # -- the batch --------------------------------------------------------------------------
 
     async def _load_batch(self, keys: list[K]) -> Sequence[V | Stale[V] | BaseException | None]:
-        now = time.time()
+        now = self.clock()
         cache_keys = [self.cache_key(k) for k in keys]
         entries = await self._cache_read(cache_keys)
         results: list[Any] = [_MISSING] * len(keys)
@@ -184,18 +192,25 @@ class ExternalLoader(Generic[K, V]):
                 stale[i] = entry
         missing = [i for i, r in enumerate(results) if r is _MISSING]
         if missing:
-            fetched = await self._fetch_shared([keys[i] for i in missing])
+            board = shared_fetches(self.service, self.window)
+            futures = board.join(self, [keys[i] for i in missing], self.deadline)
+            await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}
-            for i, outcome in zip(missing, fetched, strict=True):
-                if not isinstance(outcome, ExternalServiceError):
+            for i, future in zip(missing, futures, strict=True):
+                outcome: Any = future.result() if future.done() else _MISSING
+                if outcome is not _MISSING and not isinstance(outcome, ExternalServiceError):
                     results[i] = outcome
                     self._count("fetched" if outcome is not None else "missing")
                 elif i in stale:
                     entry = stale[i]
                     results[i] = Stale(self.decode(entry["v"]), now - entry["at"], self.service)
                     self._count("stale")
+                elif outcome is _MISSING:
+                    results[i] = deadline_error(self.service, self.budget_seconds())
+                    self._count("timed_out")
+                    failures.setdefault("deadline", []).append(self.key_text(keys[i]))
                 else:
-                    results[i] = graphql_error(outcome)
+                    results[i] = graphql_error(cast(ExternalServiceError, outcome))
                     self._count("failed")
                     failures.setdefault(type(outcome).__name__, []).append(self.key_text(keys[i]))
             for kind, failed in failures.items():
@@ -222,62 +237,36 @@ class ExternalLoader(Generic[K, V]):
         ttl = self.policy.ttl if entry["v"] is not None else self.policy.negative_ttl
         return bool(now - entry["at"] < ttl)
 
-    async def _fetch_shared(self, keys: list[K]) -> list[V | ExternalServiceError | None]:
-        """Fetch `keys`, joining fetches of the same keys already under way in this process."""
-        flights = _flights()
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Any]] = []
-        mine: dict[str, tuple[K, asyncio.Future[Any]]] = {}
-        for key in keys:
-            cache_key = self.cache_key(key)
-            future = flights.get(cache_key)
-            if future is None:
-                future = flights[cache_key] = loop.create_future()
-                mine[cache_key] = (key, future)
-            futures.append(future)
-        if mine:
-            await self._fetch_own(mine)
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
-        return [
-            outcome
-            if not isinstance(outcome, BaseException) or isinstance(outcome, ExternalServiceError)
-            else ServiceUnavailable(self.service, "fetch", "a shared fetch failed unexpectedly")
-            for outcome in outcomes
-        ]
+    def budget_seconds(self) -> float:
+        """The request budget, for messages (the setting; the deadline is what counts)."""
+        return float(settings.GRAPHQL_EXTERNAL_BUDGET)
 
-    async def _fetch_own(self, mine: dict[str, tuple[K, asyncio.Future[Any]]]) -> None:
-        """Fetch the keys this batch owns, settle their futures, and cache what came back."""
-        flights = _flights()
-        try:
-            records = await self.fetch([key for key, _ in mine.values()])
-        except BaseException as exc:
-            for cache_key, (_, future) in mine.items():
-                future.set_exception(exc)
-                _release(flights, cache_key, future)
-            if isinstance(exc, ExternalServiceError):
-                return
-            raise
-        now = time.time()
-        pairs = []
-        for cache_key, (key, future) in mine.items():
-            value = records.get(key)
-            future.set_result(value)
-            pairs.append(
+    # -- called by the shared fetch (resolvers/batching.py) ---------------------------------
+
+    async def fetched(self, outcomes: Iterable[tuple[str, V | None]]) -> None:
+        """Cache what a fetch returned: values and "no such record" alike."""
+        now = self.clock()
+        await self._cache_write(
+            [
                 (cache_key, {"v": None if value is None else self.encode(value), "at": now})
-            )
-        await self._cache_write(pairs)
-        # A request whose cache read raced this write may still ask: answer it from the
-        # settled future for a moment instead of fetching the same keys again.
-        loop = asyncio.get_running_loop()
-        grace = min(SETTLED_GRACE, self.policy.ttl)
-        for cache_key, (_, future) in mine.items():
-            loop.call_later(grace, _release, flights, cache_key, future)
+                for cache_key, value in outcomes
+            ]
+        )
+
+    def grace(self) -> float:
+        """How long a settled fetch keeps answering joiners; never past the TTL."""
+        return min(SETTLED_GRACE, self.policy.ttl)
 
     # -- cache access that never fails a request --------------------------------------------
 
+    # Timeouts here use asyncio.timeout, not aiocache's own (asyncio.wait_for, which on Python
+    # 3.11 can swallow a cancellation that arrives as the read completes, and then the batch
+    # would wait for upstreams after its request was cancelled).
+
     async def _cache_read(self, cache_keys: list[str]) -> list[Any]:
         try:
-            return list(await self.cache.multi_get(cache_keys))
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return list(await self.cache.multi_get(cache_keys, timeout=None))
         except Exception:  # noqa: BLE001 - Redis down or slow: fetch instead
             logger.warning(
                 "%s cache read failed; fetching %d keys upstream", self.service, len(cache_keys)
@@ -288,6 +277,7 @@ class ExternalLoader(Generic[K, V]):
         if not pairs:
             return
         try:
-            await self.cache.multi_set(pairs, ttl=self.policy.stale_ttl)
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                await self.cache.multi_set(pairs, ttl=self.policy.stale_ttl, timeout=None)
         except Exception:  # noqa: BLE001 - the answer is already in hand
             logger.warning("%s cache write failed for %d keys", self.service, len(pairs))

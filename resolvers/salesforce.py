@@ -6,13 +6,14 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from clients.pool import HttpPool
+from clients.pool import PoolFactory
 from clients.salesforce import Account, SalesforceClient, SalesforceConfig
 from resolvers.loader import ExternalLoader
 
 
-def build_client(http: HttpPool) -> SalesforceClient:
-    return SalesforceClient(SalesforceConfig(**settings.SALESFORCE), http=http)
+def build_client(new_pool: PoolFactory) -> SalesforceClient:
+    config = SalesforceConfig(**settings.SALESFORCE)
+    return SalesforceClient(config, http=new_pool(max_connections=config.max_connections))
 
 
 class OwnerByParcelLoader(ExternalLoader[str, Account]):

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from clients.pool import HttpPool
+from clients.pool import PoolFactory
 from clients.tax_assessor import Assessment, TaxAssessorClient, TaxAssessorConfig
 from resolvers.loader import ExternalLoader
 
 
-def build_client(http: HttpPool) -> TaxAssessorClient:
-    return TaxAssessorClient(TaxAssessorConfig(**settings.TAX_ASSESSOR), http=http)
+def build_client(new_pool: PoolFactory) -> TaxAssessorClient:
+    config = TaxAssessorConfig(**settings.TAX_ASSESSOR)
+    return TaxAssessorClient(config, http=new_pool(max_connections=config.max_connections))
 
 
 class TaxAssessmentByParcelLoader(ExternalLoader[str, Assessment]):

@@ -1,8 +1,10 @@
-"""One client per external system per event loop, built from settings, sharing one HTTP pool.
+"""One client per external system per event loop, built from settings, each with its own pool.
 
 Per event loop because httpx pools (like aiocache's Redis pool) belong to the loop that opened
 them: uvicorn runs one loop per worker process, tests one per test. `close_upstreams()` runs at
-ASGI shutdown (django_project/asgi.py): FileMaker sessions are logged out, then the pool closes.
+ASGI shutdown (django_project/asgi.py): FileMaker sessions are logged out, then the pools close.
+A pool per system (sized like its bulkhead) so that one system hanging cannot hold the
+connections the others need.
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from django.conf import settings
-
 from clients.base import ExternalClient
-from clients.pool import HttpPool, new_pool
+from clients.pool import PoolFactory, new_pool
 from resolvers import filemaker, geocoder, salesforce, tax_assessor
 
 #: service name -> how to build its client. A new system adds one line here.
-BUILDERS: Mapping[str, Callable[[HttpPool], ExternalClient]] = MappingProxyType(
+BUILDERS: Mapping[str, Callable[[PoolFactory], ExternalClient]] = MappingProxyType(
     {
         "filemaker": filemaker.build_client,
         "salesforce": salesforce.build_client,
@@ -32,7 +32,6 @@ BUILDERS: Mapping[str, Callable[[HttpPool], ExternalClient]] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Upstreams:
-    http: HttpPool
     clients: Mapping[str, ExternalClient]
 
     def __getitem__(self, service: str) -> ExternalClient:
@@ -42,7 +41,7 @@ class Upstreams:
         try:
             await asyncio.gather(*(client.aclose() for client in self.clients.values()))
         finally:
-            await self.http.aclose()
+            await asyncio.gather(*(client.http.aclose() for client in self.clients.values()))
 
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Upstreams] = (
@@ -55,10 +54,7 @@ def get_upstreams() -> Upstreams:
     loop = asyncio.get_running_loop()
     upstreams = _per_loop.get(loop)
     if upstreams is None:
-        http = new_pool(max_connections=settings.UPSTREAM_MAX_CONNECTIONS)
-        upstreams = Upstreams(
-            http=http, clients={name: build(http) for name, build in BUILDERS.items()}
-        )
+        upstreams = Upstreams(clients={name: build(new_pool) for name, build in BUILDERS.items()})
         _per_loop[loop] = upstreams
     return upstreams
 

@@ -67,6 +67,7 @@ async def test_readyz_reports_database_cache_and_each_breaker(async_client, emul
         "circuit": "closed",
         "consecutiveFailures": 0,
         "lastFailureSecondsAgo": None,
+        "connections": {"inUse": 0, "limit": 20, "waiting": 0},
     }
 
 

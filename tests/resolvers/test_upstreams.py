@@ -1,4 +1,5 @@
-"""The client factory: one client per system per event loop, one shared pool, closed at shutdown."""
+"""The client factory: one client per system per event loop, each with its own pool, closed at
+shutdown."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from django_project.asgi import application
 from resolvers.upstreams import close_upstreams, get_upstreams
 
 
-async def test_one_client_per_system_sharing_one_pool(settings):
+async def test_one_client_per_system_each_with_its_own_pool(settings):
     settings.FILEMAKER = {**settings.FILEMAKER, "database": "Real Estate", "username": "api"}
     settings.TAX_ASSESSOR = {**settings.TAX_ASSESSOR, "read_timeout": 0.75}
+    settings.GEOCODER = {**settings.GEOCODER, "max_connections": 3}
 
     upstreams = get_upstreams()
     try:
         assert set(upstreams.clients) == {"filemaker", "salesforce", "tax_assessor", "geocoder"}
         assert get_upstreams() is upstreams
-        assert all(client._http is upstreams.http for client in upstreams.clients.values())
+        pools = {id(client.http) for client in upstreams.clients.values()}
+        assert len(pools) == 4
+        geocoder = upstreams["geocoder"]
+        assert geocoder.bulkhead.limit == 3
+        assert geocoder.http._transport._pool._max_connections == 3
         assert upstreams["filemaker"].config.database == "Real Estate"
         assert upstreams["tax_assessor"].config.timeout.read == 0.75
         assert {name: c.service for name, c in upstreams.clients.items()} == {
@@ -27,7 +33,7 @@ async def test_one_client_per_system_sharing_one_pool(settings):
     finally:
         await close_upstreams()
 
-    assert upstreams.http.is_closed
+    assert all(client.http.is_closed for client in upstreams.clients.values())
     fresh = get_upstreams()
     assert fresh is not upstreams
     await close_upstreams()
@@ -43,7 +49,7 @@ def test_each_event_loop_gets_its_own_clients():
     second = asyncio.run(build())
 
     assert first is not second
-    assert first.http is not second.http
+    assert first["geocoder"].http is not second["geocoder"].http
 
 
 async def test_asgi_shutdown_logs_out_and_closes_the_pool(settings):
@@ -67,4 +73,4 @@ async def test_asgi_shutdown_logs_out_and_closes_the_pool(settings):
 
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert logout.call_count == 1
-    assert upstreams.http.is_closed
+    assert all(client.http.is_closed for client in upstreams.clients.values())

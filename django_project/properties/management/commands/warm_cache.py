@@ -89,7 +89,7 @@ class Command(BaseCommand):
                         *(loaders.location_by_address.load(a) for _, a in batch),
                         return_exceptions=True,
                     )
-                    for loader in vars(loaders).values():
+                    for loader in loaders.built.values():
                         totals[loader.service].update(loader.tally)
                     bar.update(len(batch))
                     if options["pause"] and start + size < len(keys):

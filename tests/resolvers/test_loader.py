@@ -1,0 +1,377 @@
+"""ExternalLoader without GraphQL: cache-aside, negative caching, stale-if-error, single flight
+and batching across requests, the deadline, and a cache that is down.
+
+A "request" here is one loader instance (the API builds one per request); a toy upstream
+records the keys of every call and answers when the test says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pytest
+from aiocache import Cache
+from aiocache.serializers import JsonSerializer
+from graphql import GraphQLError
+
+from clients.errors import ExternalServiceError, ServiceUnavailable
+from resolvers.loader import CachePolicy, ExternalLoader, Stale
+
+POLICY = CachePolicy(ttl=60, negative_ttl=10, stale_ttl=3600)
+
+
+@dataclass(frozen=True)
+class Thing:
+    name: str
+
+
+class Upstream:
+    """Answers `Thing(key)` for keys it knows; `fail` makes the next calls raise it; a cleared
+    `gate` holds every call until it is set."""
+
+    def __init__(self, known: set[str] | None = None) -> None:
+        self.known = known
+        self.calls: list[list[str]] = []
+        self.fail: ExternalServiceError | None = None
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def get(self, keys: list[str]) -> Mapping[str, Thing]:
+        self.calls.append(sorted(keys))
+        await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
+        return {k: Thing(k) for k in keys if self.known is None or k in self.known}
+
+
+class ThingLoader(ExternalLoader[str, Thing]):
+    service = "things"
+    namespace = "thing:v1"
+    value_type = Thing
+
+    @classmethod
+    def keys_per_call(cls) -> int:
+        return 50
+
+    async def fetch(self, keys: list[str]) -> Mapping[str, Thing]:
+        return await self.client.get(keys)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cache():
+    return Cache(Cache.MEMORY, serializer=JsonSerializer(), namespace="test-loader")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def request(upstream, cache, clock, *, deadline=None, window=0.0) -> ThingLoader:
+    return ThingLoader(
+        upstream, cache=cache, policy=POLICY, deadline=deadline, window=window, clock=clock
+    )
+
+
+def in_(seconds: float) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+async def turns(n: int = 20) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_cache_aside_one_call_then_hits(cache, clock):
+    upstream = Upstream()
+
+    first = request(upstream, cache, clock)
+    assert await first.loader.load_many(["a", "b"]) == [Thing("a"), Thing("b")]
+    second = request(upstream, cache, clock)
+    assert await second.loader.load_many(["a", "b"]) == [Thing("a"), Thing("b")]
+
+    assert upstream.calls == [["a", "b"]]
+    assert first.tally == {"fetched": 2}
+    assert second.tally == {"hit": 2}
+
+
+async def test_no_such_record_is_cached_for_the_negative_ttl(cache, clock):
+    upstream = Upstream(known=set())
+
+    assert await request(upstream, cache, clock).load("gone") is None
+    assert await request(upstream, cache, clock).load("gone") is None
+    clock.now += POLICY.negative_ttl + 1
+    later = request(upstream, cache, clock)
+    assert await later.load("gone") is None
+
+    assert upstream.calls == [["gone"], ["gone"]]
+    assert later.tally == {"missing": 1}
+
+
+async def test_stale_value_stands_in_when_the_upstream_fails(cache, clock):
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("a")
+    clock.now += POLICY.ttl + 5
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+
+    loader = request(upstream, cache, clock)
+    result = await loader.load("a")
+
+    assert result == Stale(Thing("a"), pytest.approx(POLICY.ttl + 5), "things")
+    assert loader.tally == {"stale": 1}
+    assert len(upstream.calls) == 2
+
+
+async def test_failure_without_fallback_is_a_coded_error_and_is_not_cached(cache, clock):
+    upstream = Upstream()
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+
+    with pytest.raises(GraphQLError) as caught:
+        await request(upstream, cache, clock).load("a")
+    upstream.fail = None
+    assert await request(upstream, cache, clock).load("a") == Thing("a")
+
+    assert caught.value.extensions == {
+        "code": "EXTERNAL_SERVICE_UNAVAILABLE",
+        "service": "things",
+        "retryable": True,
+    }
+    assert len(upstream.calls) == 2
+
+
+async def test_concurrent_requests_for_the_same_key_share_one_call(cache, clock):
+    upstream = Upstream()
+    upstream.gate.clear()
+    loads = [asyncio.create_task(request(upstream, cache, clock).load("a")) for _ in range(5)]
+    await turns()
+    upstream.gate.set()
+
+    assert await asyncio.gather(*loads) == [Thing("a")] * 5
+    assert upstream.calls == [["a"]]
+
+
+async def test_keys_of_concurrent_requests_leave_in_one_call_within_the_window(cache, clock):
+    upstream = Upstream()
+
+    async def one_request(key: str, delay_turns: int) -> Thing | None:
+        await turns(delay_turns)
+        return await request(upstream, cache, clock, window=0.5).load(key)
+
+    results = await asyncio.gather(*(one_request(k, n) for n, k in enumerate("abcd")))
+
+    assert results == [Thing(k) for k in "abcd"]
+    assert upstream.calls == [["a", "b", "c", "d"]]
+
+
+async def test_window_zero_batches_per_request_only(cache, clock):
+    upstream = Upstream()
+
+    async def one_request(key: str, delay_turns: int) -> Thing | None:
+        await turns(delay_turns)
+        return await request(upstream, cache, clock, window=0.0).load(key)
+
+    await asyncio.gather(*(one_request(k, n * 3) for n, k in enumerate("abcd")))
+
+    assert upstream.calls == [["a"], ["b"], ["c"], ["d"]]
+
+
+async def test_a_lone_key_waits_only_for_the_quiet_gap_not_the_window(cache, clock):
+    upstream = Upstream()
+
+    # the window is 20 s; with nobody else asking, the call leaves after a tenth of it
+    load = request(upstream, cache, clock, window=20.0).load("a")
+
+    assert await asyncio.wait_for(load, timeout=10.0) == Thing("a")
+    assert upstream.calls == [["a"]]
+
+
+async def test_the_call_leaves_by_the_earliest_waiting_deadline(cache, clock):
+    upstream = Upstream()
+    stop = asyncio.Event()
+
+    async def trickle() -> None:
+        # another "request" adds a key on every turn, so no turn is ever quiet
+        n = 0
+        while not stop.is_set():
+            request(upstream, cache, clock, window=3600.0).loader.load(f"t{n}")
+            n += 1
+            await asyncio.sleep(0)
+
+    background = asyncio.create_task(trickle())
+    result = await request(upstream, cache, clock, window=3600.0, deadline=in_(0.05)).load("a")
+    stop.set()
+    await background
+
+    assert result == Thing("a")
+    assert "a" in upstream.calls[0]
+
+
+async def test_a_failure_reaches_every_request_as_its_own_coded_error(cache, clock):
+    upstream = Upstream()
+    upstream.gate.clear()
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+    loads = [asyncio.create_task(request(upstream, cache, clock).load("a")) for _ in range(3)]
+    await turns()
+    upstream.gate.set()
+
+    errors = await asyncio.gather(*loads, return_exceptions=True)
+
+    assert len(upstream.calls) == 1
+    assert all(isinstance(e, GraphQLError) for e in errors)
+    assert len({id(e) for e in errors}) == 3
+    assert {e.extensions["code"] for e in errors} == {"EXTERNAL_SERVICE_UNAVAILABLE"}
+
+
+async def test_past_the_deadline_a_pending_key_times_out_and_its_fetch_fills_the_cache(
+    cache, clock
+):
+    upstream = Upstream()
+    upstream.gate.clear()
+
+    with pytest.raises(GraphQLError) as caught:
+        await request(upstream, cache, clock, deadline=in_(0.01)).load("a")
+    upstream.gate.set()
+    await turns()
+    after = request(upstream, cache, clock, deadline=in_(0.01))
+
+    assert caught.value.extensions["code"] == "EXTERNAL_SERVICE_TIMEOUT"
+    assert await after.load("a") == Thing("a")
+    assert after.tally == {"hit": 1}
+    assert len(upstream.calls) == 1
+
+
+async def test_past_the_deadline_a_stale_value_stands_in_for_a_slow_upstream(cache, clock):
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("a")
+    clock.now += POLICY.ttl + 1
+    upstream.gate.clear()
+
+    loader = request(upstream, cache, clock, deadline=in_(0.01))
+    result = await loader.load("a")
+    upstream.gate.set()
+
+    assert isinstance(result, Stale)
+    assert result.value == Thing("a")
+    assert loader.tally == {"stale": 1}
+
+
+class SlowCache:
+    """A cache whose reads answer only when `gate` is set (a busy or distant Redis)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+
+    async def multi_get(self, keys, **options):
+        await self.gate.wait()
+        return await self.inner.multi_get(keys, **options)
+
+    async def multi_set(self, pairs, **options):
+        return await self.inner.multi_set(pairs, **options)
+
+
+async def test_a_cached_value_is_returned_however_late_the_cache_answers(cache, clock):
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("a")
+    slow = SlowCache(cache)
+
+    load = asyncio.create_task(request(upstream, slow, clock, deadline=in_(0.01)).load("a"))
+    await asyncio.sleep(0.05)  # the deadline has passed while the cache was reading
+    slow.gate.set()
+
+    assert await load == Thing("a")
+    assert len(upstream.calls) == 1
+
+
+async def test_a_busy_loop_does_not_turn_a_healthy_answer_into_a_timeout(cache, clock, settings):
+    settings.GRAPHQL_EXTERNAL_GRACE = 5.0
+    upstream = Upstream()
+
+    class Quick(Upstream):
+        async def get(self, keys):
+            await asyncio.sleep(0.01)
+            await turns(5)  # reading the answer takes a few more turns of the loop
+            return await super().get(keys)
+
+    quick = Quick()
+    loop = asyncio.get_running_loop()
+    # The process is busy from before the answer is due until well after the deadline.
+    loop.call_later(0.005, time.sleep, 0.3)
+
+    result = await request(quick, cache, clock, deadline=in_(0.05)).load("a")
+
+    assert result == Thing("a")
+    assert upstream.calls == []
+
+
+async def test_an_abandoned_fetch_that_fails_later_logs_no_unretrieved_error(cache, clock, caplog):
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    upstream = Upstream()
+    upstream.gate.clear()
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+
+    loader = request(upstream, cache, clock, deadline=in_(0.01))
+    results = await asyncio.gather(
+        *(loader.load(k) for k in ("a", "b", "c")), return_exceptions=True
+    )
+    upstream.gate.set()
+    await turns()
+    upstream.fail = None  # the error's traceback would keep the fetch's futures alive
+    del results, loader
+    gc.collect()
+    await turns()
+
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+class BrokenCache:
+    async def multi_get(self, keys, **options):
+        raise ConnectionError("redis is down")
+
+    async def multi_set(self, pairs, **options):
+        raise ConnectionError("redis is down")
+
+
+async def test_a_cache_outage_degrades_to_fetching(clock, caplog):
+    upstream = Upstream()
+
+    first = request(upstream, BrokenCache(), clock)
+    second = request(upstream, BrokenCache(), clock)
+
+    assert await first.load("a") == Thing("a")
+    await turns()
+    assert await second.load("b") == Thing("b")
+    assert upstream.calls == [["a"], ["b"]]
+    messages = [r.getMessage() for r in caplog.records if r.name == "resolvers.loader"]
+    assert any("cache read failed" in m for m in messages)
+    assert any("cache write failed" in m for m in messages)
+
+
+async def test_a_read_in_flight_during_a_write_does_not_cache_the_old_record(cache, clock):
+    upstream = Upstream()
+    upstream.gate.clear()
+    reading = asyncio.create_task(request(upstream, cache, clock).load("a"))
+    await turns()
+
+    # the record is written upstream while the read is under way
+    await request(upstream, cache, clock).invalidate("a")
+    upstream.gate.set()
+    assert await reading == Thing("a")
+
+    after = request(upstream, cache, clock)
+    assert await after.load("a") == Thing("a")
+    assert after.tally == {"fetched": 1}
+    assert len(upstream.calls) == 2
