@@ -21,6 +21,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from django_project.admission import loop_state
 from resolvers.cache import get_cache
 from resolvers.upstreams import get_upstreams
 
@@ -59,7 +60,8 @@ async def _cache_round_trip() -> None:
 async def readyz(request: HttpRequest) -> JsonResponse:
     """Ready when the database and the cache answer. External systems are reported (circuit,
     and the share of their connections in use) but do not make the app unready: it degrades
-    gracefully without them."""
+    gracefully without them. So is this worker's admission state (requests in progress, how
+    late its event loop runs, whether it refuses new GraphQL requests)."""
     database = await _check(sync_to_async(_database_ping)())
     cache = await _check(_cache_round_trip())
     services = {}
@@ -71,6 +73,13 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             "lastFailureSecondsAgo": None if since is None else round(since, 1),
             "connections": client.bulkhead.snapshot(),
         }
+    state = loop_state()
+    admission = {
+        "inFlight": state.in_flight,
+        "limit": settings.GRAPHQL_MAX_IN_FLIGHT,
+        "loopLagMs": round(state.lag * 1000, 1),
+        "saturated": state.saturated(),
+    }
     ready = bool(database["ok"] and cache["ok"])
     return JsonResponse(
         {
@@ -78,6 +87,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             "database": database,
             "cache": cache,
             "services": services,
+            "admission": admission,
         },
         status=200 if ready else 503,
     )

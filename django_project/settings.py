@@ -72,17 +72,21 @@ INSTALLED_APPS = [
     "django_project.properties",
 ]
 
+# Django's stock middleware, adapted to run on the event loop (django_project/middleware.py):
+# under ASGI each stock hook would cost a hand-off to a worker thread.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "django_project.middleware.SecurityMiddleware",
     # Before anything that can answer: preflights and refusals need CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Refuses GraphQL requests at once when the worker is saturated (503, Retry-After).
+    "django_project.admission.AdmissionMiddleware",
+    "django_project.middleware.StaticFilesMiddleware",
+    "django_project.middleware.SessionMiddleware",
+    "django_project.middleware.CommonMiddleware",
+    "django_project.middleware.CsrfViewMiddleware",
+    "django_project.middleware.AuthenticationMiddleware",
+    "django_project.middleware.MessageMiddleware",
+    "django_project.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "django_project.urls"
@@ -110,6 +114,9 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+
+# Threads per worker that run database work (django_project/asgi.py); requests take turns.
+DATABASE_THREADS = env_int("DATABASE_THREADS", 2, minimum=1)
 
 CACHE_URL = os.environ.get("CACHE_URL", "").strip() or "memory://"
 CACHE_CONFIG = parse_cache_url(CACHE_URL)
@@ -162,6 +169,11 @@ GRAPHQL_EXTERNAL_BUDGET = env_float("GRAPHQL_EXTERNAL_BUDGET", 3.0, minimum=0.05
 # Seconds more an external field may wait past the budget, granted only when the event loop
 # ran the deadline late (the process was busy, not the upstream slow).
 GRAPHQL_EXTERNAL_GRACE = env_float("GRAPHQL_EXTERNAL_GRACE", 0.5, minimum=0.0)
+# Admission (django_project/admission.py): GraphQL requests in progress per worker at most, and
+# how late the event loop may run callbacks (ms, sustained) before new requests are refused
+# with 503 instead of being admitted into a saturated worker.
+GRAPHQL_MAX_IN_FLIGHT = env_int("GRAPHQL_MAX_IN_FLIGHT", 512, minimum=1)
+GRAPHQL_MAX_LOOP_LAG_MS = env_float("GRAPHQL_MAX_LOOP_LAG_MS", 150.0, minimum=1.0)
 # Milliseconds keys that concurrent requests want from the same system may wait for each
 # other before their call leaves (resolvers/batching.py); the call leaves earlier once no key
 # joined for a tenth of it. 0: keys batch per request only.

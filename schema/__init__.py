@@ -7,21 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from django.conf import settings
 from graphql import GraphQLError, OperationDefinitionNode
-from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from resolvers.observability import OperationMetrics
 from schema.cost import QueryCostLimiter
 from schema.errors import MaskUnexpectedErrors, is_unexpected
+from schema.limits import CACHED_DOCUMENTS, DocumentLimits
 from schema.persisted_queries import PersistedQueries
 from schema.property import Mutation, Query
 
@@ -77,17 +70,6 @@ class RequireOperationName(SchemaExtension):
             )
 
 
-class IntrospectionSwitch(AddValidationRules):
-    """GRAPHQL_INTROSPECTION off refuses `__schema` and `__type` (not `__typename`), read per
-    request so a settings change needs no new schema. Federation gateways are unaffected:
-    they read `_service { sdl }`."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            [] if settings.GRAPHQL_INTROSPECTION else [NoSchemaIntrospectionCustomRule]
-        )
-
-
 schema = PropertyGraphSchema(
     query=Query,
     mutation=Mutation,
@@ -102,10 +84,11 @@ schema = PropertyGraphSchema(
         # Next, so it counts operations the later extensions refuse.
         OperationMetrics,
         RequireOperationName,
-        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
-        IntrospectionSwitch,
+        # Tokens, depth, aliases and introspection as stable rules, so that the two caches
+        # after it make a repeated document cost a lookup instead of a parse and validation.
+        DocumentLimits,
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         QueryCostLimiter,
         DjangoOptimizerExtension,
         MaskUnexpectedErrors,

@@ -69,6 +69,12 @@ async def test_readyz_reports_database_cache_and_each_breaker(async_client, emul
         "lastFailureSecondsAgo": None,
         "connections": {"inUse": 0, "limit": 20, "waiting": 0},
     }
+    assert body["admission"] == {
+        "inFlight": 0,
+        "limit": 512,
+        "loopLagMs": 0.0,
+        "saturated": False,
+    }
 
 
 @pytest.mark.django_db(transaction=True)

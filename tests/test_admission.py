@@ -1,0 +1,117 @@
+"""Admission control: a saturated or full worker refuses GraphQL requests at once with 503."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from prometheus_client import REGISTRY
+
+from django_project.admission import HEARTBEAT, LATE_BEATS, loop_state
+from django_project.asgi import build_application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUERY = "{ properties(pagination: {limit: 1}) { results { id taxAssessment { taxYear } } } }"
+
+
+def refusals(code: str) -> float:
+    return REGISTRY.get_sample_value("graphql_http_refusals_total", {"code": code}) or 0.0
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=build_application()), base_url="http://testserver"
+    ) as client:
+        yield client
+
+
+async def post(http: httpx.AsyncClient) -> httpx.Response:
+    return await http.post("/graphql/", json={"query": "{ __typename }"})
+
+
+async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
+    http, settings, monkeypatch
+):
+    settings.GRAPHQL_MAX_LOOP_LAG_MS = 100
+    monkeypatch.setattr("django_project.admission.LINGER", 60.0)
+    assert (await post(http)).status_code == 200  # starts this loop's heartbeat
+    before = refusals("SERVER_BUSY")
+
+    # when: the loop is blocked for longer than the limit between every two heartbeats
+    loop = asyncio.get_running_loop()
+
+    def block(times: int) -> None:
+        time.sleep(0.15)
+        if times > 1:
+            loop.call_later(HEARTBEAT / 2, block, times - 1)
+
+    block(LATE_BEATS + 1)
+    for _ in range(200):
+        await asyncio.sleep(HEARTBEAT)
+        if loop_state().saturated():
+            break
+    busy = await post(http)
+
+    # then: refused at once, with a coded JSON body and advice on when to come back
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "1"
+    assert busy.headers["Content-Type"].startswith("application/json")
+    assert busy.json()["errors"][0]["extensions"] == {"code": "SERVER_BUSY"}
+    assert refusals("SERVER_BUSY") == before + 1
+    readyz = (await http.get("/readyz")).json()["admission"]
+    assert readyz["saturated"] is True
+    assert readyz["loopLagMs"] >= 100
+
+    # when the blocking stops, a few heartbeats later requests are admitted again
+    for _ in range(200):
+        await asyncio.sleep(HEARTBEAT)
+        if not loop_state().saturated():
+            break
+    assert (await post(http)).status_code == 200
+
+
+async def test_a_worker_at_its_in_flight_limit_refuses_the_next_request(http, emulators, settings):
+    settings.GRAPHQL_MAX_IN_FLIGHT = 2
+    settings.GRAPHQL_EXTERNAL_BUDGET = 30
+    await sync_to_async(call_command)("seed_demo", count=1, stdout=io.StringIO())
+    emulators["tax_assessor"].set_faults(hang=True, hang_seconds=30)
+    held = [asyncio.create_task(http.post("/graphql/", json={"query": QUERY})) for _ in range(2)]
+    for _ in range(500):
+        await asyncio.sleep(0)
+        if loop_state().in_flight == 2:
+            break
+    assert loop_state().in_flight == 2
+
+    refused = await post(http)
+
+    assert refused.status_code == 503
+    assert refused.json()["errors"][0]["extensions"]["code"] == "SERVER_BUSY"
+    assert "limit of 2 requests" in refused.json()["errors"][0]["message"]
+    for task in held:
+        task.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
+
+
+async def test_requests_waiting_on_a_hanging_upstream_do_not_saturate_the_worker(
+    http, emulators, settings
+):
+    # 40 requests all waiting on a hanging system cost no CPU: none is refused
+    settings.GRAPHQL_EXTERNAL_BUDGET = 0.5
+    settings.GRAPHQL_EXTERNAL_GRACE = 0
+    await sync_to_async(call_command)("seed_demo", count=1, stdout=io.StringIO())
+    emulators["tax_assessor"].set_faults(hang=True, hang_seconds=30)
+
+    responses = await asyncio.gather(
+        *(http.post("/graphql/", json={"query": QUERY}) for _ in range(40))
+    )
+
+    assert {r.status_code for r in responses} == {200}
+    codes = {e["extensions"]["code"] for r in responses for e in r.json()["errors"]}
+    assert codes == {"EXTERNAL_SERVICE_TIMEOUT"}
