@@ -378,12 +378,14 @@ class FileMakerClient(ExternalClient):
                 self._token = None
 
     def _is_session_expired(self, response: httpx.Response) -> bool:
+        """952 says so; a 401 we cannot read is taken the same way: it answered a call that
+        carried our token, so renewing is the cure to try, not blaming the credentials."""
         if response.status_code != 401:
             return False
         try:
             return _message(_body(response))[0] == SESSION_EXPIRED_CODE
         except BadResponse:
-            return False
+            return True
 
     async def _login(self, attempt: int) -> str:
         credentials = f"{self.config.username}:{self.config.password}".encode()
@@ -416,7 +418,8 @@ class FileMakerClient(ExternalClient):
         try:
             code, message = _message(_body(response))
         except BadResponse:
-            if response.is_success:
+            if response.is_success or response.status_code == 401:
+                # An unreadable 401 is no proof the credentials are wrong.
                 return BadResponse(SERVICE, operation, "answer is not a Data API message")
             return from_response(response, SERVICE, operation)
         if code == "0" and response.is_success:

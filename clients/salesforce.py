@@ -238,9 +238,12 @@ class SalesforceClient(ExternalClient):
                 self._session = None
 
     def _is_session_expired(self, response: httpx.Response) -> bool:
-        return response.status_code == 401 and "INVALID_SESSION_ID" in (
-            self._error_detail(response) or ""
-        )
+        """INVALID_SESSION_ID says so; a 401 we cannot read is taken the same way: it answered
+        a call that carried our token, so a new token is the cure to try."""
+        if response.status_code != 401:
+            return False
+        detail = self._error_detail(response)
+        return detail is None or "INVALID_SESSION_ID" in detail
 
     async def _fetch_token(self, attempt: int) -> _Session:
         return await self._exchange(
@@ -293,6 +296,9 @@ class SalesforceClient(ExternalClient):
         status = response.status_code
         if operation == "login" and status in {400, 401, 403}:
             return AuthenticationFailed(SERVICE, operation, detail or f"HTTP {status}")
+        if status == 401 and detail is None:
+            # An unreadable 401, even after a new token: no proof the credentials are wrong.
+            return BadResponse(SERVICE, operation, "unreadable 401 answer", status=status)
         if status == 403 and detail and detail.startswith("REQUEST_LIMIT_EXCEEDED"):
             # The daily quota: retrying inside a request only spends more of nothing.
             return RateLimited(SERVICE, operation, detail, retryable=False, status=status)

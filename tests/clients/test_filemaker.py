@@ -167,6 +167,32 @@ async def test_expired_token_952_renews_once_and_resends(http, fm, config, clien
     ]
 
 
+async def test_an_unreadable_401_renews_the_session_instead_of_blaming_the_credentials(
+    http, fm, config
+):
+    # an expired session whose 401 answer arrived truncated
+    fm.find.mock(
+        side_effect=[
+            httpx.Response(401, content=b'{"response": {}, "messa'),
+            httpx.Response(200, json=found([])),
+        ]
+    )
+
+    result = await FileMakerClient(config, http=http).find_records(queries=[{"Parcel ID": "==1"}])
+
+    assert result.found_count == 0
+    assert fm.login.call_count == 2
+
+
+async def test_an_unreadable_401_after_renewing_is_a_bad_response(http, fm, config):
+    fm.find.respond(401, content=b'{"response": {}, "messa')
+
+    with pytest.raises(BadResponse):
+        await FileMakerClient(config, http=http).find_records(queries=[{"Parcel ID": "==1"}])
+
+    assert fm.login.call_count == 2
+
+
 async def test_fifty_concurrent_callers_with_an_expired_token_cause_one_login(http, fm, config):
     # given: a client holding a token the server has since forgotten
     client = FileMakerClient(config, http=http)

@@ -174,6 +174,29 @@ async def test_invalid_session_renews_the_token_once(http, sf, config, client_lo
     assert [r.outcome for r in call_records(client_logs)] == ["ok", "session_expired", "ok", "ok"]
 
 
+async def test_an_unreadable_401_renews_the_token_instead_of_blaming_the_credentials(
+    http, sf, config
+):
+    sf.query.mock(
+        side_effect=[
+            httpx.Response(401, content=b'[{"message": "Sess'),
+            httpx.Response(200, json=page([])),
+        ]
+    )
+
+    assert await SalesforceClient(config, http=http).query("SELECT Id FROM Account") == []
+    assert sf.token.call_count == 2
+
+
+async def test_an_unreadable_401_after_a_new_token_is_a_bad_response(http, sf, config):
+    sf.query.respond(401, content=b'[{"message": "Sess')
+
+    with pytest.raises(BadResponse):
+        await SalesforceClient(config, http=http).query("SELECT Id FROM Account")
+
+    assert sf.token.call_count == 2
+
+
 async def test_fifty_concurrent_callers_with_an_expired_session_cause_one_token_fetch(
     http, sf, config
 ):
