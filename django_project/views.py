@@ -8,6 +8,7 @@ types we cannot speak. Every refusal is a GraphQL-shaped JSON body with `extensi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
@@ -19,7 +20,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import Counter
 from strawberry.django.views import AsyncGraphQLView
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
@@ -67,6 +68,38 @@ STRAWBERRY_HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
+
+
+#: Deepest nesting of arrays and objects a request's JSON may have. GraphQL requests nest a
+#: handful of levels (filters with AND/OR a few more); deep nesting only serves to exhaust the
+#: recursion of whatever walks the value later.
+MAX_JSON_DEPTH = 64
+
+
+def json_problem(value: Any) -> str | None:
+    """What makes decoded JSON unusable, or None: nesting deeper than MAX_JSON_DEPTH, or a
+    string holding an unpaired UTF-16 surrogate (JSON's `\ud800` escape decodes to one; no
+    database or encoder downstream accepts it). Walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "The request's JSON holds a string with an unpaired surrogate."
+            continue
+        if isinstance(item, dict):
+            if depth > MAX_JSON_DEPTH:
+                return f"The request's JSON nests deeper than {MAX_JSON_DEPTH} levels."
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                return f"The request's JSON nests deeper than {MAX_JSON_DEPTH} levels."
+            stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 def negotiate_media_type(request: HttpRequest) -> str | None:
@@ -216,7 +249,7 @@ class GraphQLView(AsyncGraphQLView):
 
     async def parse_http_body(self, request: Any) -> Any:
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except HTTPException as exc:
             if exc.reason == "Unsupported content type":
                 raise HttpError(
@@ -225,6 +258,41 @@ class GraphQLView(AsyncGraphQLView):
                     "POST bodies must be application/json (GraphQL over HTTP).",
                 ) from None
             raise
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HttpError(
+                400, "BAD_REQUEST", "The request's `operationName` must be a string or null."
+            )
+        return data
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON as GraphQL over HTTP allows it: UTF-8 text, nested at most MAX_JSON_DEPTH
+        deep, no unpaired surrogates, and a POST body must be an object (a list would be a
+        batch, refused as such). Anything else is a 400 that names the problem. The body
+        arrives as bytes; `variables` and `extensions` from a GET's query string as text."""
+        body = isinstance(data, bytes)
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise HttpError(
+                    400, "BAD_REQUEST", "The request body is not UTF-8 encoded JSON."
+                ) from None
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            problem: str | None = f"The request's JSON nests deeper than {MAX_JSON_DEPTH} levels."
+        else:
+            problem = json_problem(value)
+        if problem is not None:
+            raise HttpError(400, "BAD_REQUEST", problem)
+        if body and not isinstance(value, dict | list):
+            raise HttpError(
+                400,
+                "BAD_REQUEST",
+                "The request body must be a JSON object with `query` and optionally "
+                "`variables`, `operationName` and `extensions`.",
+            )
+        return value
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:

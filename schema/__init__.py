@@ -9,20 +9,23 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from resolvers.observability import OperationMetrics
 from schema.cost import QueryCostLimiter
-from schema.errors import MaskUnexpectedErrors, is_unexpected
+from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits
 from schema.persisted_queries import PersistedQueries
 from schema.property import Mutation, Query
+from schema.scalars import SCALAR_OVERRIDES
 
 logger = logging.getLogger(__name__)
 
 
 class PropertyGraphSchema(strawberry.federation.Schema):
-    """Logs bugs with their traceback and client mistakes as one quiet line.
+    """Every error gets a code; bugs are logged with their traceback and client mistakes as
+    one quiet line; one bad `_entities` representation fails only its own slot.
 
     Strawberry's default logs every error at ERROR with a traceback, so a client typing a bad
     id would page whoever watches the logs.
@@ -30,6 +33,7 @@ class PropertyGraphSchema(strawberry.federation.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:
+            ensure_code(error)
             if is_unexpected(error):
                 logger.error(
                     "Unexpected error resolving %s",
@@ -42,6 +46,40 @@ class PropertyGraphSchema(strawberry.federation.Schema):
                     (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED"),
                     error.message,
                 )
+
+    def entities_resolver(  # strawberry builds `_entities` from this signature
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Resolve the representations a gateway sent; one that is not an object with a known
+        entity `__typename` gets BAD_USER_INPUT in its own slot and the others resolve
+        (strawberry fails the whole `_entities` field on the first such one)."""
+        results: list[Any] = [None] * len(representations)
+        usable: list[tuple[int, dict[str, Any]]] = []
+        for index, representation in enumerate(representations):
+            problem = self._representation_problem(representation)
+            if problem is None:
+                usable.append((index, dict(representation)))
+            else:
+                results[index] = GraphQLError(
+                    f"Representation {index}: {problem}", extensions={"code": BAD_USER_INPUT}
+                )
+        resolved = super().entities_resolver(info, [item for _, item in usable]) if usable else []
+        for (index, _), result in zip(usable, resolved, strict=True):
+            results[index] = result
+        return results
+
+    def _representation_problem(self, representation: Any) -> str | None:
+        if not isinstance(representation, dict):
+            return "expected an object with `__typename` and key fields."
+        type_name = representation.get("__typename")
+        if not isinstance(type_name, str):
+            return "`__typename` is missing or not a string."
+        type_ = self.schema_converter.type_map.get(type_name)
+        origin = getattr(getattr(type_, "definition", None), "origin", None)
+        if origin is None or not hasattr(origin, "resolve_reference"):
+            shown = type_name if len(type_name) <= 40 else type_name[:40] + "…"
+            return f"{shown!r} is not an entity of this subgraph."
+        return None
 
 
 class StaleDataExtension(SchemaExtension):
@@ -76,6 +114,8 @@ schema = PropertyGraphSchema(
     # Federation v2 subgraph. 2.5 is what current Apollo Router and Gateway releases compose;
     # strawberry's default (2.11) is newer than many gateways in the field accept.
     federation_version="2.5",
+    # A Decimal that refuses NaN, infinities and absurd magnitudes (schema/scalars.py).
+    scalar_overrides=SCALAR_OVERRIDES,
     extensions=[
         # First: it may supply the query text every later step reads. It refuses by raising
         # before its yield, which strawberry handles only for the first operation hook (the

@@ -8,10 +8,14 @@ Codes (documented in README.md):
 - NOT_FOUND: the object a mutation targets does not exist. (Queries answer null instead.)
 - INTERNAL_SERVER_ERROR: an unexpected failure on our side; the message is generic and the
   details are in the server log.
+- GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED: the document does not parse or is not
+  valid against the schema (Apollo Server's codes); a value of the wrong type for an argument
+  or a variable is BAD_USER_INPUT.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -70,6 +74,35 @@ def _field_problems(error: ValidationError, *, prefix: str) -> Iterable[dict[str
 
 
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+#: How graphql-core and strawberry word a value of the wrong type (a variable, or an argument
+#: literal): "Variable '$x' ...", "Expected value of type ...", "Int cannot represent ...",
+#: "Value cannot represent a Decimal ...", "Enum 'X' cannot represent ...".
+_BAD_VALUE = re.compile(
+    r"^(Variable '\$|Expected value of type|Argument '|(Enum '[^']*'|\w+) cannot represent)"
+)
+
+
+def ensure_code(error: GraphQLError) -> None:
+    """Give an error without `extensions.code` the one that says what kind it is, so every
+    error a client sees is coded: graphql-core's own (syntax, validation, coercion) have
+    none."""
+    extensions = error.extensions or {}
+    if "code" in extensions:
+        return
+    if is_unexpected(error):
+        code = INTERNAL_SERVER_ERROR
+    elif error.message.startswith("Syntax Error"):
+        code = GRAPHQL_PARSE_FAILED
+    elif _BAD_VALUE.match(error.message):
+        code = BAD_USER_INPUT
+    elif error.path is None:
+        code = GRAPHQL_VALIDATION_FAILED
+    else:
+        code = INTERNAL_SERVER_ERROR
+    error.extensions = {**extensions, "code": code}
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -6,6 +6,7 @@ owned by external systems are added by their own modules and are always nullable
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from strawberry import UNSET, auto
 from strawberry.federation.schema_directives import Key
+from strawberry.utils.str_converters import to_camel_case
 from strawberry_django import BaseFilterLookup, filter_field
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.pagination import OffsetPaginated, OffsetPaginationInput
@@ -191,6 +193,7 @@ class PropertyListField(StrawberryDjangoField):
 
     def get_queryset(self, queryset: Any, info: Any, **kwargs: Any) -> Any:
         _check_page(kwargs.get("pagination"))
+        _check_filters(kwargs.get("filters"))
         queryset = super().get_queryset(queryset, info, **kwargs)
         order = list(queryset.query.order_by)
         if order and not {"pk", "-pk", "id", "-id"} & {o for o in order if isinstance(o, str)}:
@@ -211,6 +214,40 @@ def _check_page(pagination: OffsetPaginationInput | None) -> None:
         raise coded_error(
             f"pagination.offset must be 0 or more, got {pagination.offset}.", BAD_USER_INPUT
         )
+
+
+#: Longest text and list a filter may hold. Cities, states, postal codes and parcel ids are
+#: short; SQLite refuses LIKE patterns over 50,000 bytes, and long IN lists cost every backend.
+MAX_FILTER_TEXT = 200
+MAX_FILTER_LIST = 500
+
+
+def _check_filters(filters: Any) -> None:
+    """Refuse filter values no property could match but the database would choke on."""
+    stack: list[tuple[Any, str]] = [(filters, "filters")]
+    while stack:
+        value, where = stack.pop()
+        if value is None or value is UNSET:
+            continue
+        if isinstance(value, str):
+            if len(value) > MAX_FILTER_TEXT:
+                raise coded_error(
+                    f"{where} is {len(value)} characters long; filter text is at most "
+                    f"{MAX_FILTER_TEXT} characters.",
+                    BAD_USER_INPUT,
+                )
+        elif isinstance(value, list | tuple):
+            if len(value) > MAX_FILTER_LIST:
+                raise coded_error(
+                    f"{where} has {len(value)} items; filter lists hold at most {MAX_FILTER_LIST}.",
+                    BAD_USER_INPUT,
+                )
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+        elif dataclasses.is_dataclass(value):
+            stack.extend(
+                (getattr(value, f.name), f"{where}.{to_camel_case(f.name)}")
+                for f in dataclasses.fields(value)
+            )
 
 
 @strawberry_django.partial(

@@ -171,3 +171,65 @@ def test_an_accept_header_we_cannot_satisfy_is_406(client):
     assert response.status_code == 406
     assert media_type(response) == "application/json"
     assert response.json()["errors"][0]["extensions"] == {"code": "NOT_ACCEPTABLE"}
+
+
+@pytest.mark.parametrize("body", ["null", "42", "true", '"{ __typename }"'])
+def test_a_body_that_is_json_but_not_an_object_is_400(client, body):
+    response = post(client, body, accept=BOTH)
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"].startswith("The request body must be a JSON object")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'\xff\xfe{"query": "{ __typename }"}', "The request body is not UTF-8 encoded JSON."),
+        (b"[" * 5000 + b"]" * 5000, "The request's JSON nests deeper than 64 levels."),
+        (
+            b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 100 + b"]" * 100 + b"}}",
+            "The request's JSON nests deeper than 64 levels.",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {"city": "\\ud800x"}}',
+            "The request's JSON holds a string with an unpaired surrogate.",
+        ),
+    ],
+)
+def test_json_we_cannot_use_is_a_clear_400(client, body, message):
+    response = client.post("/graphql/", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"message": message, "extensions": {"code": "BAD_REQUEST"}}
+    ]
+
+
+@pytest.mark.parametrize("name", [5, {}, ["A"], True])
+def test_an_operation_name_that_is_not_a_string_is_400(client, name):
+    response = post(client, {"query": "query A { __typename }", "operationName": name})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "message": "The request's `operationName` must be a string or null.",
+            "extensions": {"code": "BAD_REQUEST"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        ("{ __typename", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ('{ properties(pagination: {limit: "x"}) { totalCount } }', "BAD_USER_INPUT"),
+    ],
+)
+def test_syntax_validation_and_value_errors_carry_a_code(client, document, code):
+    response = post(client, {"query": document}, accept=BOTH)
+
+    assert response.status_code == 400
+    assert {e["extensions"]["code"] for e in response.json()["errors"]} == {code}

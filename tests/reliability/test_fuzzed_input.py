@@ -1,4 +1,5 @@
-"""Random GraphQL documents and variables against the endpoint: never a 500, never a hang."""
+"""Random GraphQL documents, variables, bodies and query strings against the endpoint: never a
+500, never a hang, always JSON whose every error carries a code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from django_project.views import GRAPHQL_RESPONSE_JSON
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db]
 
@@ -101,3 +104,75 @@ def test_random_documents_never_cause_a_server_error(document, variables, operat
     body = response.json()
     assert "errors" in body or "data" in body
     assert "Traceback" not in response.content.decode()
+
+
+#: Any JSON value, strings with unpaired surrogates and NaN included (Python's json accepts
+#: NaN and Infinity, and escapes surrogates as \udXXXX).
+TEXT = st.text(max_size=20) | st.text(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3
+)
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
+    max_leaves=12,
+)
+REQUEST_OBJECTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "query": DOCUMENTS | ANY_JSON,
+        "variables": ANY_JSON,
+        "operationName": ANY_JSON,
+        "extensions": ANY_JSON
+        | st.just({"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}),
+    },
+)
+BODIES = (
+    st.binary(max_size=300)
+    | ANY_JSON.map(lambda value: json.dumps(value).encode())
+    | REQUEST_OBJECTS.map(lambda value: json.dumps(value).encode())
+    | st.integers(min_value=60, max_value=3000).map(lambda n: b"[" * n + b"]" * n)
+)
+
+
+def assert_coded_json(response) -> None:
+    """No 5xx, a JSON body, and every error in it carries extensions.code."""
+    assert response.status_code < 500, response.content[:300]
+    assert response["Content-Type"].startswith(("application/json", "application/graphql"))
+    body = response.json()
+    assert isinstance(body, dict)
+    assert "errors" in body or "data" in body
+    for error in body.get("errors", []):
+        assert isinstance(error.get("extensions", {}).get("code"), str), error
+    assert "Traceback" not in response.content.decode()
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=BODIES, accept=st.sampled_from(["application/json", GRAPHQL_RESPONSE_JSON]))
+def test_any_body_gets_a_coded_json_answer(body, accept):
+    response = Client().post(
+        "/graphql/", data=body, content_type="application/json", HTTP_ACCEPT=accept
+    )
+
+    assert_coded_json(response)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["query", "variables", "operationName", "extensions"]),
+        st.text(max_size=60) | ANY_JSON.map(json.dumps) | DOCUMENTS,
+        max_size=4,
+    )
+)
+def test_any_query_string_gets_a_coded_json_answer(params):
+    response = Client().get("/graphql/", params, HTTP_ACCEPT="application/json")
+
+    assert_coded_json(response)

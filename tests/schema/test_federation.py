@@ -74,3 +74,38 @@ def test_unknown_entity_is_null_and_a_bad_key_is_a_clear_error(client, emulators
     (error,) = body["errors"]
     assert error["path"] == ["_entities", 1]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_malformed_representation_fails_only_its_own_slot(client, seeded):
+    rows = list(Property.objects.order_by("pk")[:2])
+    body = post(
+        client,
+        "query E($r: [_Any!]!) { _entities(representations: $r) { ... on Property { id } } }",
+        {
+            "r": [
+                {"__typename": "Property", "id": str(rows[0].pk)},
+                {"__typename": "Review", "id": "1"},
+                {"id": str(rows[1].pk)},
+                5,
+                "Property",
+                {"__typename": ["Property"], "id": "1"},
+                {"__typename": "Property", "parcelId": rows[1].parcel_id},
+            ]
+        },
+    )
+
+    assert body["data"]["_entities"] == [
+        {"id": str(rows[0].pk)},
+        None,
+        None,
+        None,
+        None,
+        None,
+        {"id": str(rows[1].pk)},
+    ]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["_entities", n], "BAD_USER_INPUT") for n in (1, 2, 3, 4, 5)
+    ]
+    assert body["errors"][0]["message"] == (
+        "Representation 1: 'Review' is not an entity of this subgraph."
+    )

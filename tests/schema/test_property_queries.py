@@ -248,3 +248,56 @@ def test_unknown_operation_name_is_a_json_error(client):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == 'Unknown operation named "B".'
+
+
+PRICE_ABOVE = (
+    "query Above($p: Decimal!) { properties(filters: {listPrice: {gt: $p}}) { totalCount } }"
+)
+
+
+@pytest.mark.parametrize("price", ["NaN", "Infinity", "-Infinity", "1e999999", "sNaN", "12,5"])
+def test_a_price_that_is_not_a_finite_number_is_bad_user_input(graphql, seeded, price):
+    body = graphql(PRICE_ABOVE, {"p": price})
+
+    assert body.get("data") is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "cannot represent a Decimal" in error["message"]
+
+
+def test_a_price_literal_that_is_not_finite_is_bad_user_input(graphql, seeded):
+    body = graphql(
+        '{ properties(filters: {listPrice: {range: {start: "-Infinity", end: "NaN"}}}) '
+        "{ totalCount } }"
+    )
+
+    assert body.get("data") is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"] * 2
+
+
+def test_a_finite_price_still_filters(graphql, seeded):
+    body = graphql(PRICE_ABOVE, {"p": "500000.50"})
+
+    expected = Property.objects.filter(list_price__gt=Decimal("500000.50")).count()
+    assert body["data"]["properties"]["totalCount"] == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (
+            {"city": {"iContains": "a%" * 30000}},
+            "filters.city.iContains is 60000 characters long; filter text is at most 200",
+        ),
+        (
+            {"postalCode": {"inList": [str(n) for n in range(501)]}},
+            "filters.postalCode.inList has 501 items; filter lists hold at most 500",
+        ),
+    ],
+)
+def test_filter_values_no_property_could_match_are_refused(graphql, seeded, filters, message):
+    body = graphql(PROPERTIES, {"filters": filters, "ordering": []})
+
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith(message)
