@@ -48,8 +48,10 @@ $(FEDERATION_STAMP): tests/federation/package.json tests/federation/package-lock
 	npm ci --prefix tests/federation --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Prints the slowest tests and the wall time at the end, so a slow suite is seen.
 test: install $(FEDERATION_STAMP)
-	$(BIN)/pytest
+	@start=$$(date +%s); status=0; $(BIN)/pytest --durations=10 || status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall time"; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

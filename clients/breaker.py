@@ -34,7 +34,8 @@ class CircuitBreaker:
             raise ValueError("threshold must be >= 1 and cooldown >= 0")
         self.threshold = threshold
         self.cooldown = cooldown
-        self._clock = clock
+        #: Where the cool-down's time comes from (tests move a fake one by hand).
+        self.clock = clock
         self._failures = 0
         self._opened_at: float | None = None
         self._probe_in_flight = False
@@ -45,7 +46,7 @@ class CircuitBreaker:
     def state(self) -> BreakerState:
         if self._opened_at is None:
             return BreakerState.CLOSED
-        if self._probe_in_flight or self._clock() - self._opened_at >= self.cooldown:
+        if self._probe_in_flight or self.clock() - self._opened_at >= self.cooldown:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
@@ -69,13 +70,13 @@ class CircuitBreaker:
         self._probe_in_flight = False
 
     def seconds_since_failure(self) -> float | None:
-        return None if self.last_failure_at is None else self._clock() - self.last_failure_at
+        return None if self.last_failure_at is None else self.clock() - self.last_failure_at
 
     def record_failure(self) -> None:
-        self.last_failure_at = self._clock()
+        self.last_failure_at = self.clock()
         self._failures += 1
         if self._probe_in_flight or self._failures >= self.threshold:
-            self._opened_at = self._clock()
+            self._opened_at = self.clock()
         self._probe_in_flight = False
 
     def release(self) -> None:

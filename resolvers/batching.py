@@ -277,10 +277,10 @@ async def wait_until(
     """Wait for `futures` until `deadline` (loop time; None waits for all). Never cancels
     them: other requests may be waiting on the same ones.
 
-    When the deadline's timer itself runs late, the event loop was busy, not the upstream
-    slow: an answer may be sitting unread. The wait then goes on for as long as the timer was
-    late, up to `grace` seconds past the deadline, so a busy process does not report a
-    healthy upstream as timed out.
+    When the deadline's timer itself runs late, the event loop was busy, not necessarily the
+    upstream slow: an answer may be sitting unread. The wait then goes on once more, for as
+    long as the timer was late and at most `grace` seconds, so a busy process does not
+    report a healthy upstream as timed out.
     """
     pending = {future for future in futures if not future.done()}
     if not pending:
@@ -289,14 +289,14 @@ async def wait_until(
         await asyncio.wait(pending)
         return
     loop = asyncio.get_running_loop()
-    target, last = deadline, deadline + grace
+    target, extended = deadline, False
     while True:
         now = loop.time()
         if now >= target:
             late = now - target
-            if late <= LATE_TOLERANCE or target >= last:
+            if extended or late <= LATE_TOLERANCE or grace <= 0:
                 return
-            target = min(last, now + late)
+            target, extended = now + min(late, grace), True
             continue
         _, pending = await asyncio.wait(pending, timeout=target - now)
         if not pending:

@@ -69,6 +69,8 @@ async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[di
     await close_upstreams()
     await get_cache().clear()
     yield apps
+    for app in apps.values():
+        app.reset()  # a hang left on would hold the FileMaker logout below for its duration
     await close_upstreams()
     with contextlib.suppress(Exception):  # a test may have pointed the cache at a dead server
         await get_cache().clear()

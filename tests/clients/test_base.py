@@ -26,6 +26,7 @@ from clients.errors import (
     parse_retry_after,
 )
 from tests.clients.conftest import call_records
+from tests.clocks import FakeClock
 
 BASE = "https://upstream.test"
 
@@ -40,14 +41,6 @@ class EchoClient(ExternalClient):
         return await self._call(
             "POST", f"{BASE}/items", operation="write", json={"a": 1}, parse=lambda r: r.json()
         )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -237,7 +230,7 @@ async def test_unparsable_answer_is_bad_response(http, mock, config, body, clien
 
 async def test_breaker_opens_fails_fast_and_recovers_after_one_probe(http, mock, config):
     # given: a breaker that opens after 2 failed calls, with a clock we move by hand
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     breaker = CircuitBreaker(threshold=2, cooldown=30, clock=clock)
     client = EchoClient(config, http=http, breaker=breaker)
     route = mock.get(f"{BASE}/items").respond(503)
@@ -266,7 +259,7 @@ async def test_breaker_opens_fails_fast_and_recovers_after_one_probe(http, mock,
 
 
 async def test_half_open_lets_exactly_one_probe_through(http, mock, config):
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
     client = EchoClient(config, http=http, breaker=breaker)
     gate = asyncio.Event()
@@ -291,7 +284,7 @@ async def test_half_open_lets_exactly_one_probe_through(http, mock, config):
 
 
 async def test_failed_probe_reopens(http, mock, config):
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     breaker = CircuitBreaker(threshold=3, cooldown=10, clock=clock)
     client = EchoClient(config, http=http, breaker=breaker)
     mock.get(f"{BASE}/items").respond(500)
@@ -307,7 +300,7 @@ async def test_failed_probe_reopens(http, mock, config):
 
 
 async def test_cancelled_probe_hands_the_probe_back(http, mock, config):
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
     client = EchoClient(config, http=http, breaker=breaker)
     never = asyncio.Event()

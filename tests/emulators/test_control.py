@@ -155,14 +155,31 @@ async def test_dropped_connection_breaks_the_exchange(system, connect):
     assert type(caught.value).__name__ == "DroppedConnection"
 
 
-async def test_quota_exhausted_is_refused(system, connect):
-    build, (method, path), _ = system
+#: How each real system says its quota is spent: status, a header, and what the body says.
+QUOTA_ANSWERS = {
+    "filemaker": (500, {}, lambda body: body["messages"][0]["code"] == "953"),
+    "salesforce": (
+        403,
+        {"Sforce-Limit-Info": "api-usage=100000/100000"},
+        lambda body: body[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED",
+    ),
+    "tax_assessor": (429, {"Retry-After": "60"}, lambda body: body["code"] == "throttled"),
+    "geocoder": (429, {"Retry-After": "3600"}, lambda body: body is None),
+}
+
+
+@pytest.mark.parametrize("name", list(SYSTEMS))
+async def test_quota_exhausted_answers_as_the_real_system_does(name, connect):
+    build, (method, path), _ = SYSTEMS[name]
     http = connect(build(quota_exhausted=True))
 
     response = await http.request(method, path)
 
-    assert response.status_code in {403, 429, 500}
-    assert response.status_code != 200
+    status, headers, says = QUOTA_ANSWERS[name]
+    assert response.status_code == status
+    assert {k: response.headers.get(k) for k in headers} == headers
+    body = response.json() if "json" in response.headers.get("content-type", "") else None
+    assert says(body), response.text[:200]
 
 
 async def test_latency_is_added(system, connect):

@@ -21,6 +21,7 @@ from graphql import GraphQLError
 
 from clients.errors import ExternalServiceError, ServiceUnavailable
 from resolvers.loader import CachePolicy, ExternalLoader, Stale
+from tests.clocks import FakeClock
 
 POLICY = CachePolicy(ttl=60, negative_ttl=10, stale_ttl=3600)
 
@@ -62,22 +63,14 @@ class ThingLoader(ExternalLoader[str, Thing]):
         return await self.client.get(keys)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def cache():
     return Cache(Cache.MEMORY, serializer=JsonSerializer(), namespace="test-loader")
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 def request(upstream, cache, clock, *, deadline=None, window=0.0) -> ThingLoader:

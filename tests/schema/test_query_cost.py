@@ -93,9 +93,18 @@ async def test_entity_representations_are_counted(async_client, emulators, setti
 
 
 async def test_local_fields_are_cheap(async_client, emulators, settings):
-    settings.GRAPHQL_MAX_COST = 102
-    query = "{ properties(pagination: {limit: 100}) { totalCount results { id city } } }"
+    # a page of 100 rows costs 101 objects however many local scalars each row asks for
+    settings.GRAPHQL_MAX_COST = 101
+    few = "{ properties(pagination: {limit: 100}) { totalCount results { id city } } }"
+    many = (
+        "{ properties(pagination: {limit: 100}) { totalCount results { id parcelId "
+        "streetAddress city state postalCode bedrooms bathrooms listPrice status } } }"
+    )
 
-    body = await graphql_async(async_client, query)
+    accepted = [await graphql_async(async_client, q) for q in (few, many)]
+    settings.GRAPHQL_MAX_COST = 100
+    refused = await graphql_async(async_client, few)
 
-    assert "errors" not in body
+    assert all("errors" not in body for body in accepted)
+    assert refused["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert refused["errors"][0]["extensions"]["cost"] == 101

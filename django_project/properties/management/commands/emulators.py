@@ -78,7 +78,15 @@ class Command(BaseCommand):
     async def _serve(self, apps: dict[str, tuple[Emulator, int]], host: str) -> None:
         servers = {
             name: uvicorn.Server(
-                uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+                uvicorn.Config(
+                    app,
+                    host=host,
+                    port=port,
+                    log_level="warning",
+                    lifespan="off",
+                    # Requests held by a `hang` fault must not hold the shutdown too.
+                    timeout_graceful_shutdown=1,
+                )
             )
             for name, (app, port) in apps.items()
         }

@@ -1,0 +1,114 @@
+"""The product and its emulators as their own processes on loopback, for tests over real
+sockets (pools, thread hops and queues only show up there)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("filemaker", "salesforce", "tax_assessor", "geocoder")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_environment(**overrides: str) -> dict[str, str]:
+    """The demo's settings (.env.example) on top of this environment, plus `overrides`."""
+    env = dict(os.environ)
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#") and value:
+            env[name.strip()] = value.strip()
+    env.update({"PYTHONUNBUFFERED": "1", **overrides})
+    return env
+
+
+def manage(env: Mapping[str, str], *args: str) -> None:
+    subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=dict(env),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@contextlib.contextmanager
+def running(
+    args: list[str], env: Mapping[str, str], log: IO[str]
+) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(  # noqa: S603 - fixed argument lists
+        args, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def wait_for(url: str, process: subprocess.Popen[str], *, timeout: float = 60.0) -> None:
+    """Poll `url` until it answers (bounded by `timeout`, generous: this is start-up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1.0)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def emulators(env: Mapping[str, str], log: IO[str]) -> Iterator[dict[str, str]]:
+    """`manage.py emulators` on free ports; yields each service's base URL."""
+    ports = {name: free_port() for name in SERVICES}
+    args = [f"--{name.replace('_', '-')}-port={port}" for name, port in ports.items()]
+    with running([sys.executable, "manage.py", "emulators", *args], env, log) as process:
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        for url in urls.values():
+            wait_for(f"{url}/_emulator/stats", process)
+        yield urls
+
+
+@contextlib.contextmanager
+def app_server(env: Mapping[str, str], log: IO[str], *, workers: int = 1) -> Iterator[str]:
+    """The ASGI app under uvicorn on a free port; yields its base URL."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "django_project.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    with running(args, env, log) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/healthz", process)
+        yield base

@@ -1,0 +1,118 @@
+"""150 concurrent clients over real sockets while each system in turn hangs.
+
+The app runs under uvicorn and the emulators under `manage.py emulators`, each its own
+process on loopback, as with `make demo`; the load comes from this process. Per scenario a
+fresh server (cold cache, fresh breakers) and one detail query per client for 150 different
+properties, bounded by count. The promise checked: the healthy systems' fields are exactly
+right, the hanging one's are null with a coded error, no 5xx but the documented 503 refusals
+(at most 10%), and every answer arrives within the budget plus one second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import SERVICES, app_server, demo_environment, emulators, manage
+from tests.reliability.test_load_with_faults import FIELD, expected_fields
+
+pytestmark = pytest.mark.reliability
+
+CLIENTS = 150
+BUDGET = 3.0
+QUERY = """
+query Detail($id: ID!) {
+  property(id: $id) {
+    id
+    listing { recordId agentName }
+    owner { id name }
+    taxAssessment { taxYear totalValue }
+    location { latitude longitude }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A seeded SQLite file, the emulators, and the settings a server needs to use them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = (Path(tmp) / "processes.log").open("w")
+        env = demo_environment(
+            DEBUG="0",
+            SECRET_KEY="load-test-only-secret-key-0123456789abcdefghijklmnop",
+            DATABASE_URL=f"sqlite:///{tmp}/load.sqlite3",
+            CACHE_URL="memory://",
+            LOG_LEVEL="WARNING",
+            GRAPHQL_EXTERNAL_BUDGET=str(BUDGET),
+        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo", "--count", str(CLIENTS))
+        with emulators(env, log) as urls:
+            env.update({f"{name.upper()}_URL": url for name, url in urls.items()})
+            yield env, urls, log
+
+
+async def detail_load(base: str) -> list[tuple[float, httpx.Response, int]]:
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+
+        async def one(index: int) -> tuple[float, httpx.Response, int]:
+            started = time.perf_counter()
+            response = await http.post(
+                "/graphql/", json={"query": QUERY, "variables": {"id": str(index + 1)}}
+            )
+            return time.perf_counter() - started, response, index
+
+        return await asyncio.gather(*(one(i) for i in range(CLIENTS)))
+
+
+@pytest.mark.parametrize("hanging", SERVICES)
+def test_one_system_hanging_under_150_concurrent_clients(stack, hanging, capsys):
+    env, urls, log = stack
+    for url in urls.values():
+        httpx.post(f"{url}/_emulator/reset").raise_for_status()
+    httpx.post(
+        f"{urls[hanging]}/_emulator/faults", json={"hang": True, "hang_seconds": 30}
+    ).raise_for_status()
+
+    with app_server(env, log) as base:
+        results = asyncio.run(detail_load(base))
+
+    answered = [(s, r, i) for s, r, i in results if r.status_code == 200]
+    refused = [r for _, r, _ in results if r.status_code == 503]
+    assert len(answered) + len(refused) == CLIENTS, {r.status_code for _, r, _ in results}
+    assert all(r.json()["errors"][0]["extensions"]["code"] == "SERVER_BUSY" for r in refused)
+    assert len(refused) <= CLIENTS // 10
+    field = FIELD[hanging]
+    errors: collections.Counter[tuple[str, str]] = collections.Counter()
+    for _, response, index in answered:
+        body = response.json()
+        row = body["data"]["property"]
+        expected = expected_fields(index)
+        for error in body.get("errors", []):
+            errors[(error["path"][-1], error["extensions"]["code"])] += 1
+        for other, value in expected.items():
+            if other != field:
+                assert row[other] == value, (other, index, body.get("errors"))
+        assert row[field] is None
+    assert set(errors) <= {
+        (field, "EXTERNAL_SERVICE_TIMEOUT"),
+        (field, "EXTERNAL_SERVICE_UNAVAILABLE"),
+    }
+    latencies = sorted(seconds for seconds, _, _ in answered)
+    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    with capsys.disabled():
+        print(  # noqa: T201 - the figures are the point of a load test
+            f"\n  {hanging} hanging: {len(answered)} answered, {len(refused)} refused; "
+            f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {latencies[-1]:.2f} s; "
+            f"errors {dict(errors)}"
+        )
+    assert latencies[-1] <= BUDGET + 1.0
