@@ -37,7 +37,7 @@ class ExternalServiceError(Exception):
     retryable: bool = False
     #: Whether this failure says the upstream is unhealthy (counts towards the circuit breaker).
     upstream_fault: bool = False
-    #: The HTTP exchange that failed (a clients.base.CallRecord), kept for the one log record.
+    #: The exchange that failed (a clients.core.CallRecord), kept for the one log record.
     call: Any = None
     #: Seconds our backoff chose to wait before the next attempt, when one follows.
     retry_in: float = 0.0

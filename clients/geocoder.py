@@ -27,15 +27,16 @@ from typing import Any
 
 import httpx
 
-from clients.base import ClientConfig, ExternalClient, chunked
+from clients.core import chunked
 from clients.errors import BadResponse
+from clients.http import HttpClient, HttpConfig
 
 SERVICE = "geocoder"
 MAX_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
-class GeocoderConfig(ClientConfig):
+class GeocoderConfig(HttpConfig):
     benchmark: str = "Public_AR_Current"
     batch_size: int = 1_000
     #: Seconds to wait for a batch answer; the Census service takes minutes for large files.
@@ -117,7 +118,7 @@ def _batch_rows(response: httpx.Response, sent_ids: set[str]) -> dict[str, Locat
     return results
 
 
-class GeocodingClient(ExternalClient):
+class GeocodingClient(HttpClient):
     service = SERVICE
     config: GeocoderConfig
 

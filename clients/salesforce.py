@@ -32,7 +32,6 @@ from urllib.parse import quote
 
 import httpx
 
-from clients.base import ClientConfig, ExternalClient
 from clients.errors import (
     AuthenticationFailed,
     BadResponse,
@@ -41,6 +40,7 @@ from clients.errors import (
     RequestRejected,
     from_response,
 )
+from clients.http import HttpClient, HttpConfig, HttpRequest
 
 SERVICE = "salesforce"
 #: Room left in a query URI for `https://<my-domain>.my.salesforce.com`, unknown until login.
@@ -60,7 +60,7 @@ _SOQL_ESCAPES = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class SalesforceConfig(ClientConfig):
+class SalesforceConfig(HttpConfig):
     client_id: str
     client_secret: str = field(repr=False)
     api_version: str = "v62.0"
@@ -69,6 +69,49 @@ class SalesforceConfig(ClientConfig):
     #: Longest query URI we send (Salesforce recommends 2,000 characters).
     max_uri_length: int = 2000
     batch_size: int = 200
+
+    @property
+    def keys_per_call(self) -> int:
+        """Parcel ids one account query carries: the URI length binds before batch_size
+        (about 75 of the 14-digit ids at 2,000 characters)."""
+        plan = AccountQueryPlan(self)
+        literal = soql_quote("0" * 14)
+        count, length = 0, 0
+        while count < self.batch_size:
+            length = plan.length_with(length, literal, first=count == 0)
+            if length > plan.room:
+                break
+            count += 1
+        return max(1, count)
+
+
+class AccountQueryPlan:
+    """The accounts-by-parcel SOQL and how long its query URI gets, computed piece by piece
+    (URL encoding is per character, so lengths add up) instead of encoding every candidate."""
+
+    def __init__(self, config: SalesforceConfig) -> None:
+        field_name = config.parcel_field
+        self.select = (
+            f"SELECT {', '.join(ACCOUNT_FIELDS)}, {field_name} FROM Account "  # noqa: S608
+            f"WHERE {field_name} IN "
+        )
+        path = f"/services/data/{config.api_version}/query"
+        self.base = len(str(httpx.URL(path, params={"q": self.select + "()"})))
+        self.separator = _encoded_length(", ")
+        #: Characters the IN list may take: the instance URL is unknown until login.
+        self.room = config.max_uri_length - INSTANCE_URL_ALLOWANCE - self.base
+
+    def length_with(self, length: int, literal: str, *, first: bool) -> int:
+        """The IN list's encoded length once `literal` is added to one of `length`."""
+        return length + _encoded_length(literal) + (0 if first else self.separator)
+
+    def soql(self, literals: list[str]) -> str:
+        return self.select + "(" + ", ".join(literals) + ")"
+
+
+def _encoded_length(text: str) -> int:
+    """Characters `text` takes in a query string, as httpx encodes it."""
+    return len(str(httpx.QueryParams({"q": text}))) - len("q=")
 
 
 @dataclass(frozen=True)
@@ -118,7 +161,7 @@ def _account(record: Mapping[str, Any], parcel_field: str) -> Account:
     )
 
 
-class SalesforceClient(ExternalClient):
+class SalesforceClient(HttpClient):
     service = SERVICE
     config: SalesforceConfig
 
@@ -193,25 +236,20 @@ class SalesforceClient(ExternalClient):
 
         Values go in only through soql_quote; field names come from our own config.
         """
-        select = (
-            f"SELECT {', '.join(ACCOUNT_FIELDS)}, {self.config.parcel_field} FROM Account "  # noqa: S608
-            f"WHERE {self.config.parcel_field} IN "
-        )
+        plan = AccountQueryPlan(self.config)
         queries: list[str] = []
         chunk: list[str] = []
+        length = 0
         for parcel_id in parcel_ids:
-            candidate = [*chunk, soql_quote(parcel_id)]
-            soql = select + "(" + ", ".join(candidate) + ")"
-            uri = str(httpx.URL(self._data_path("query"), params={"q": soql}))
-            if chunk and (
-                len(uri) + INSTANCE_URL_ALLOWANCE > self.config.max_uri_length
-                or len(candidate) > self.config.batch_size
-            ):
-                queries.append(select + "(" + ", ".join(chunk) + ")")
-                chunk = [soql_quote(parcel_id)]
-            else:
-                chunk = candidate
-        queries.append(select + "(" + ", ".join(chunk) + ")")
+            literal = soql_quote(parcel_id)
+            grown = plan.length_with(length, literal, first=not chunk)
+            if chunk and (grown > plan.room or len(chunk) >= self.config.batch_size):
+                queries.append(plan.soql(chunk))
+                chunk, length = [], 0
+                grown = plan.length_with(0, literal, first=True)
+            chunk.append(literal)
+            length = grown
+        queries.append(plan.soql(chunk))
         return queries
 
     @staticmethod
@@ -246,21 +284,20 @@ class SalesforceClient(ExternalClient):
         return detail is None or "INVALID_SESSION_ID" in detail
 
     async def _fetch_token(self, attempt: int) -> _Session:
-        return await self._exchange(
-            "POST",
-            f"{self.config.base_url.rstrip('/')}/services/oauth2/token",
-            "login",
-            self._session_from_token,
-            attempt,
-            {"Accept": "application/json"},
-            {
+        token = HttpRequest(
+            method="POST",
+            url=f"{self.config.base_url.rstrip('/')}/services/oauth2/token",
+            headers={"Accept": "application/json"},
+            options={
                 "data": {
                     "grant_type": "client_credentials",
                     "client_id": self.config.client_id,
                     "client_secret": self.config.client_secret,
                 }
             },
-            False,
+        )
+        return await self._exchange(
+            token, operation="login", parse=self._session_from_token, attempt=attempt
         )
 
     @staticmethod

@@ -28,8 +28,9 @@ from typing import Any
 
 import httpx
 
-from clients.base import ClientConfig, ExternalClient, chunked
+from clients.core import chunked
 from clients.errors import BadResponse, ExternalServiceError, ServiceUnavailable, from_response
+from clients.http import HttpClient, HttpConfig
 
 SERVICE = "tax_assessor"
 STAGES = ("board", "certified", "mailed")  # most final first
@@ -43,7 +44,7 @@ COLUMNS = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaxAssessorConfig(ClientConfig):
+class TaxAssessorConfig(HttpConfig):
     dataset: str = "uzyt-m557"
     app_token: str = field(default="", repr=False)
     batch_size: int = 100
@@ -105,7 +106,7 @@ def _rows(response: httpx.Response) -> list[Mapping[str, Any]]:
     return rows
 
 
-class TaxAssessorClient(ExternalClient):
+class TaxAssessorClient(HttpClient):
     service = SERVICE
     config: TaxAssessorConfig
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from django_project import integrations
 from django_project.env import env_bool, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_project.accounts",
     "django_project.properties",
+    "django_project.operations",
+    "django_project.bench",
 ]
 
 # Django's stock middleware, adapted to run on the event loop (django_project/middleware.py):
@@ -231,26 +234,22 @@ STRAWBERRY_DJANGO = {
     "PAGINATION_MAX_LIMIT": GRAPHQL_MAX_PAGE_SIZE,
 }
 
-# External systems: one settings module each (django_project/integrations/), one line here.
-# fmt: off
-from django_project.integrations.filemaker import FILEMAKER, FILEMAKER_CACHE, FILEMAKER_REQUIRED  # noqa: E402, F401
-from django_project.integrations.geocoder import GEOCODER, GEOCODER_CACHE, GEOCODER_REQUIRED  # noqa: E402, F401
-from django_project.integrations.salesforce import SALESFORCE, SALESFORCE_CACHE, SALESFORCE_REQUIRED  # noqa: E402, F401
-from django_project.integrations.tax_assessor import (  # noqa: E402, F401
-    TAX_ASSESSOR,
-    TAX_ASSESSOR_CACHE,
-    TAX_ASSESSOR_REQUIRED,
-)
+#: The external systems, in the order the schema, reports and metrics list them. Adding one is
+#: one line here; each layer finds its part of the system by this name:
+#: django_project/integrations/<name>.py (settings), clients/<name>.py, resolvers/<name>.py
+#: (its INTEGRATION: client factory and loaders), schema/<name>.py (types and Property's
+#: fields), emulators/<name>.py (its EMULATOR).
+EXTERNAL_SYSTEMS = ["filemaker", "salesforce", "tax_assessor", "geocoder"]
 
-# fmt: on
+# Each system's client settings as <PREFIX>, its TTLs as <PREFIX>_CACHE (prefix: the name in
+# capitals), and the variables production needs (django_project/integrations/).
+_external, _external_required = integrations.settings_for(EXTERNAL_SYSTEMS)
+globals().update(_external)
 
 if PRODUCTION:
     _required = (
         *("SECRET_KEY", "DATABASE_URL", "CACHE_URL", "ALLOWED_HOSTS"),
-        *FILEMAKER_REQUIRED,
-        *SALESFORCE_REQUIRED,
-        *TAX_ASSESSOR_REQUIRED,
-        *GEOCODER_REQUIRED,
+        *_external_required,
     )
     _missing = [name for name in _required if not os.environ.get(name, "").strip()]
     if _missing:
@@ -308,7 +307,7 @@ LOGGING = {
         # SOQL and addresses in query strings. clients/ logs each call itself, redacted.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
-        # stamina logs a bare "retry_scheduled" per retry; clients.base already logs each
+        # stamina logs a bare "retry_scheduled" per retry; clients.core already logs each
         # retried call with its service, status and wait.
         "stamina": {"level": "ERROR"},
     },

@@ -15,7 +15,7 @@ urlpatterns = [
 ]
 
 if settings.BENCH_VIEWS:  # only `manage.py bench` turns these on, for its baselines
-    from django_project import bench_views
+    from django_project.bench import views as bench_views
 
     urlpatterns += [
         path("bench/plain/<int:pk>", bench_views.plain),

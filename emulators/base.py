@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -92,6 +92,11 @@ class Emulator:
 
     #: Stable service name, as the clients use it.
     service: str = ""
+    #: The loopback port `manage.py emulators` serves it on by default.
+    default_port: ClassVar[int] = 0
+    #: Client settings (credentials) tests configure the client with; the emulator built by
+    #: `for_client` from them accepts exactly those.
+    test_settings: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, *, seed: int = 7, **initial_faults: Any) -> None:
         self.faults = Faults().updated(initial_faults)

@@ -75,6 +75,8 @@ def _matches(value: str, criterion: str) -> bool:
 
 class FileMakerEmulator(Emulator):
     service = "filemaker"
+    default_port = 3000
+    test_settings = {"database": "TestListings", "username": "api", "password": "fm-test-pass"}
 
     def __init__(
         self,
@@ -324,3 +326,6 @@ class FileMakerEmulator(Emulator):
         if request.path_params["layout"] != LAYOUT:
             return fm("105", "Layout is missing", 500)
         return None
+
+
+EMULATOR = FileMakerEmulator

@@ -34,6 +34,8 @@ def census_error(message: str) -> JSONResponse:
 
 class GeocoderEmulator(Emulator):
     service = "geocoder"
+    default_port = 3003
+    test_settings = {}
 
     def __init__(self, *, address_count: int = 10_000, **faults: Any) -> None:
         self.address_count = address_count
@@ -149,3 +151,6 @@ class GeocoderEmulator(Emulator):
             out.getvalue(),
             headers={"Content-Disposition": "attachment; filename=GeocodeResults.csv"},
         )
+
+
+EMULATOR = GeocoderEmulator

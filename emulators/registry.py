@@ -1,18 +1,14 @@
-"""Every emulator, with the loopback port it listens on by default. A new system adds one line."""
+"""The emulator of each external system, found by the system's name: `emulators/<name>.py`
+defines EMULATOR. The names come from the caller (settings.EXTERNAL_SYSTEMS): emulators import
+nothing of the product, Django included."""
 
 from __future__ import annotations
 
-from emulators.base import Emulator
-from emulators.filemaker import FileMakerEmulator
-from emulators.geocoder import GeocoderEmulator
-from emulators.salesforce import SalesforceEmulator
-from emulators.tax_assessor import TaxAssessorEmulator
+from importlib import import_module
 
-#: service name -> (emulator class, default port). FileMaker's 3000 is the Data API's own
-#: internal port, which off-the-shelf FileMaker clients accept over plain HTTP.
-EMULATORS: dict[str, tuple[type[Emulator], int]] = {
-    "filemaker": (FileMakerEmulator, 3000),
-    "salesforce": (SalesforceEmulator, 3001),
-    "tax_assessor": (TaxAssessorEmulator, 3002),
-    "geocoder": (GeocoderEmulator, 3003),
-}
+from emulators.base import Emulator
+
+
+def emulator_class(name: str) -> type[Emulator]:
+    cls: type[Emulator] = import_module(f"emulators.{name}").EMULATOR
+    return cls

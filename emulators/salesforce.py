@@ -49,6 +49,8 @@ def _literal(raw: str) -> str:
 
 class SalesforceEmulator(Emulator):
     service = "salesforce"
+    default_port = 3001
+    test_settings = {"client_id": "test-key", "client_secret": "sf-test-secret"}
 
     def __init__(
         self,
@@ -300,3 +302,6 @@ class SalesforceEmulator(Emulator):
             )
         self.updates.setdefault(str(account["Id"]), {}).update(changes)
         return self._with_limits(Response(status_code=204))
+
+
+EMULATOR = SalesforceEmulator

@@ -32,6 +32,8 @@ def soda_error(status: int, code: str, message: str) -> JSONResponse:
 
 class TaxAssessorEmulator(Emulator):
     service = "tax_assessor"
+    default_port = 3002
+    test_settings = {"app_token": "test-app-token"}
 
     def __init__(self, *, app_token: str = "", dataset: str = "uzyt-m557", **faults: Any) -> None:
         self.app_token = app_token
@@ -105,3 +107,6 @@ class TaxAssessorEmulator(Emulator):
                 raise ValueError(f"cannot order by {part!r}")
             keys.append((name, direction.upper() == "DESC"))
         return keys
+
+
+EMULATOR = TaxAssessorEmulator

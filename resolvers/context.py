@@ -4,60 +4,48 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from strawberry.django.context import StrawberryDjangoContext
 
 from resolvers.cache import get_cache
-from resolvers.filemaker import ListingByParcelLoader
-from resolvers.geocoder import GeoLocationByAddressLoader
+from resolvers.loader import ExternalLoader
 from resolvers.properties import PropertyByKeyLoader
-from resolvers.salesforce import OwnerByParcelLoader
-from resolvers.tax_assessor import TaxAssessmentByParcelLoader
+from resolvers.registry import loader_classes
 from resolvers.upstreams import get_upstreams
+
+L = TypeVar("L", bound=ExternalLoader[Any, Any])
 
 
 class Loaders:
-    """One loader per external relationship, new for every request (they memoise per request)
-    and built on first use, so a query that asks for one system pays for one.
+    """The external systems' loaders for one request, built on first use (they memoise per
+    request), so a query that asks for one system pays for one. Every system's loaders are
+    here by the names their integrations give them (`loaders.listing_by_parcel`), or by class
+    (`loaders.get(ListingByParcelLoader)`).
 
     `deadline` (loop time, or None for no limit) bounds how long they wait for upstreams.
-    A new external system adds one property here.
     """
 
     def __init__(self, deadline: float | None = None) -> None:
         self.deadline = deadline
-        self.built: dict[str, Any] = {}
+        #: The loaders built so far, by class.
+        self.built: dict[type[ExternalLoader[Any, Any]], ExternalLoader[Any, Any]] = {}
 
-    def _get(self, name: str, cls: Any) -> Any:
-        loader = self.built.get(name)
+    def get(self, cls: type[L]) -> L:
+        loader = self.built.get(cls)
         if loader is None:
-            loader = self.built[name] = cls.for_request(
+            loader = self.built[cls] = cls.for_request(
                 get_upstreams(), get_cache(), deadline=self.deadline
             )
-        return loader
+        return cast(L, loader)
 
-    @property
-    def listing_by_parcel(self) -> ListingByParcelLoader:
-        return self._get("listing_by_parcel", ListingByParcelLoader)  # type: ignore[no-any-return]
-
-    @property
-    def owner_by_parcel(self) -> OwnerByParcelLoader:
-        return self._get("owner_by_parcel", OwnerByParcelLoader)  # type: ignore[no-any-return]
-
-    @property
-    def tax_by_parcel(self) -> TaxAssessmentByParcelLoader:
-        return self._get("tax_by_parcel", TaxAssessmentByParcelLoader)  # type: ignore[no-any-return]
-
-    @property
-    def location_by_address(self) -> GeoLocationByAddressLoader:
-        return self._get("location_by_address", GeoLocationByAddressLoader)  # type: ignore[no-any-return]
-
-    @classmethod
-    def for_request(cls, deadline: float | None = None) -> Loaders:
-        return cls(deadline)
+    def __getattr__(self, name: str) -> ExternalLoader[Any, Any]:
+        cls = loader_classes().get(name)
+        if cls is None:
+            raise AttributeError(f"no external system has a loader named {name!r}")
+        return self.get(cls)
 
 
 @dataclass

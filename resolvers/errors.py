@@ -29,13 +29,6 @@ from clients.errors import (
     ServiceUnavailable,
 )
 
-DISPLAY_NAMES = {
-    "filemaker": "FileMaker",
-    "salesforce": "Salesforce",
-    "tax_assessor": "The tax assessor",
-    "geocoder": "The geocoder",
-}
-
 UNAVAILABLE = "EXTERNAL_SERVICE_UNAVAILABLE"
 TIMEOUT = "EXTERNAL_SERVICE_TIMEOUT"
 RATE_LIMITED = "EXTERNAL_SERVICE_RATE_LIMITED"
@@ -47,7 +40,11 @@ NOT_FOUND = "NOT_FOUND"
 
 
 def display_name(service: str) -> str:
-    return DISPLAY_NAMES.get(service, service)
+    """The system's name as people read it, from its integration (resolvers/registry.py)."""
+    from resolvers.registry import integration  # the registry imports every loader, and them us
+
+    found = integration(service)
+    return found.display_name if found is not None else service
 
 
 def coded(message: str, code: str, service: str, *, retryable: bool) -> GraphQLError:

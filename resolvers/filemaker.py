@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
-
 from clients.errors import ExternalServiceError, NotFound
 from clients.filemaker import FileMakerClient, FileMakerConfig, Listing
-from clients.pool import PoolFactory
 from resolvers.errors import graphql_error
 from resolvers.loader import ExternalLoader
-
-
-def build_client(new_pool: PoolFactory) -> FileMakerClient:
-    config = FileMakerConfig(**settings.FILEMAKER)
-    return FileMakerClient(config, http=new_pool(max_connections=config.max_connections))
+from resolvers.registry import http_integration
 
 
 class ListingByParcelLoader(ExternalLoader[str, Listing]):
@@ -58,3 +51,12 @@ class ListingByParcelLoader(ExternalLoader[str, Listing]):
             raise error from exc
         self.loader.prime(parcel_id, listing, force=True)
         return listing
+
+
+INTEGRATION = http_integration(
+    service="filemaker",
+    display_name="FileMaker",
+    config_class=FileMakerConfig,
+    client_class=FileMakerClient,
+    loaders={"listing_by_parcel": ListingByParcelLoader},
+)

@@ -5,25 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from django.conf import settings
-
 from clients.geocoder import Address, GeocoderConfig, GeocodingClient, Location
-from clients.pool import PoolFactory
 from resolvers.loader import ExternalLoader
+from resolvers.registry import http_integration
 
 #: (street, city, state, postal code), as the Property row has them.
 AddressKey = tuple[str, str, str, str]
-
-
-def build_client(new_pool: PoolFactory) -> GeocodingClient:
-    config = GeocoderConfig(**settings.GEOCODER)
-    return GeocodingClient(config, http=new_pool(max_connections=config.max_connections))
 
 
 class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):
     service = "geocoder"
     namespace = "geo:v1"
     value_type = Location
+    #: (street, city, state, postal code), as the Property row has them.
+    key_fields = ("street_address", "city", "state", "postal_code")
     client: GeocodingClient
 
     def key_text(self, key: AddressKey) -> str:
@@ -36,3 +31,12 @@ class GeoLocationByAddressLoader(ExternalLoader[AddressKey, Location]):
             {str(i): Address(*key) for i, key in enumerate(keys)}
         )
         return {key: location for i, key in enumerate(keys) if (location := found[str(i)])}
+
+
+INTEGRATION = http_integration(
+    service="geocoder",
+    display_name="The geocoder",
+    config_class=GeocoderConfig,
+    client_class=GeocodingClient,
+    loaders={"location_by_address": GeoLocationByAddressLoader},
+)

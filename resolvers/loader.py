@@ -93,6 +93,8 @@ class ExternalLoader(Generic[K, V]):
     namespace: ClassVar[str]
     #: The client's frozen dataclass this loader returns (stored in the cache as JSON).
     value_type: type[V]
+    #: The Property model fields the key is made of (the schema keeps them loaded).
+    key_fields: ClassVar[tuple[str, ...]] = ("parcel_id",)
 
     def __init__(
         self,
@@ -130,13 +132,26 @@ class ExternalLoader(Generic[K, V]):
 
     @classmethod
     def keys_per_call(cls) -> int:
-        """Keys one upstream call carries at most (the client's batch size by default)."""
-        return int(getattr(settings, cls.service.upper())["batch_size"])
+        """Keys one upstream call carries at most: the client config says (its batch size, or
+        what else bounds a request), in one place."""
+        from resolvers.registry import integration  # the registry imports every loader
+
+        found = integration(cls.service)
+        if found is None:
+            raise LookupError(f"{cls.service} is not in EXTERNAL_SYSTEMS")
+        return found.config().keys_per_call
 
     @classmethod
     def max_calls(cls, keys: int) -> int:
         """Upstream calls `keys` uncached keys can cost: what the query cost limit counts."""
         return -(-keys // cls.keys_per_call()) if keys > 0 else 0
+
+    @classmethod
+    def key_for(cls, row: Any) -> K:
+        """The key of a Property row: its key field, or the tuple of its key fields."""
+        if len(cls.key_fields) == 1:
+            return cast(K, getattr(row, cls.key_fields[0]))
+        return cast(K, tuple(getattr(row, name) for name in cls.key_fields))
 
     # -- for subclasses ---------------------------------------------------------------------
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.conf import settings
-
-from clients.pool import PoolFactory
 from clients.tax_assessor import Assessment, TaxAssessorClient, TaxAssessorConfig
 from resolvers.loader import ExternalLoader
-
-
-def build_client(new_pool: PoolFactory) -> TaxAssessorClient:
-    config = TaxAssessorConfig(**settings.TAX_ASSESSOR)
-    return TaxAssessorClient(config, http=new_pool(max_connections=config.max_connections))
+from resolvers.registry import http_integration
 
 
 class TaxAssessmentByParcelLoader(ExternalLoader[str, Assessment]):
@@ -24,3 +17,12 @@ class TaxAssessmentByParcelLoader(ExternalLoader[str, Assessment]):
 
     async def fetch(self, keys: list[str]) -> Mapping[str, Assessment]:
         return await self.client.get_assessments(parcel_ids=keys)
+
+
+INTEGRATION = http_integration(
+    service="tax_assessor",
+    display_name="The tax assessor",
+    config_class=TaxAssessorConfig,
+    client_class=TaxAssessorClient,
+    loaders={"tax_by_parcel": TaxAssessmentByParcelLoader},
+)

@@ -1,5 +1,7 @@
 """One client per external system per event loop, built from settings, each with its own pool.
 
+Every system in settings.EXTERNAL_SYSTEMS (resolvers/registry.py) gets its client here.
+
 Per event loop because httpx pools (like aiocache's Redis pool) belong to the loop that opened
 them: uvicorn runs one loop per worker process, tests one per test. `close_upstreams()` runs at
 ASGI shutdown (django_project/asgi.py): FileMaker sessions are logged out, then the pools close.
@@ -11,37 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+from typing import Any
 
-from clients.base import ExternalClient
-from clients.pool import PoolFactory, new_pool
-from resolvers import filemaker, geocoder, salesforce, tax_assessor
-
-#: service name -> how to build its client. A new system adds one line here.
-BUILDERS: Mapping[str, Callable[[PoolFactory], ExternalClient]] = MappingProxyType(
-    {
-        "filemaker": filemaker.build_client,
-        "salesforce": salesforce.build_client,
-        "tax_assessor": tax_assessor.build_client,
-        "geocoder": geocoder.build_client,
-    }
-)
+from clients.core import ExternalClient
+from clients.pool import new_pool
+from resolvers.registry import integrations
 
 
 @dataclass(frozen=True)
 class Upstreams:
-    clients: Mapping[str, ExternalClient]
+    clients: Mapping[str, ExternalClient[Any]]
 
-    def __getitem__(self, service: str) -> ExternalClient:
+    def __getitem__(self, service: str) -> ExternalClient[Any]:
         return self.clients[service]
 
     async def aclose(self) -> None:
         try:
             await asyncio.gather(*(client.aclose() for client in self.clients.values()))
         finally:
-            await asyncio.gather(*(client.http.aclose() for client in self.clients.values()))
+            await asyncio.gather(*(client.close_pool() for client in self.clients.values()))
 
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Upstreams] = (
@@ -54,7 +46,7 @@ def get_upstreams() -> Upstreams:
     loop = asyncio.get_running_loop()
     upstreams = _per_loop.get(loop)
     if upstreams is None:
-        upstreams = Upstreams(clients={name: build(new_pool) for name, build in BUILDERS.items()})
+        upstreams = Upstreams(clients={i.service: i.build_client(new_pool) for i in integrations()})
         _per_loop[loop] = upstreams
     return upstreams
 

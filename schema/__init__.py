@@ -12,12 +12,13 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from resolvers.observability import OperationMetrics
 from schema.cost import QueryCostLimiter
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits
+from schema.mutations import Mutation
+from schema.observability import OperationMetrics
 from schema.persisted_queries import PersistedQueries
-from schema.property import Mutation, Query
+from schema.queries import Query
 from schema.scalars import SCALAR_OVERRIDES
 
 logger = logging.getLogger(__name__)

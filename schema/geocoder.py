@@ -1,10 +1,13 @@
-"""GraphQL types for data owned by the geocoder (US Census Geocoder)."""
+"""The geocoder's part of the schema (US Census Geocoder): coordinates and Property.location."""
 
 from __future__ import annotations
 
 from enum import Enum
 
 import strawberry
+
+from resolvers.geocoder import GeoLocationByAddressLoader
+from schema.external import external_field
 
 
 @strawberry.enum(description="How closely the geocoder matched the address.")
@@ -22,4 +25,16 @@ class GeoLocation:
     )
     match_type: GeoMatchType | None = strawberry.field(
         description="EXACT or NON_EXACT; null when the geocoder did not say."
+    )
+
+
+@strawberry.type
+class PropertyFields:
+    """Property's fields owned by the geocoder."""
+
+    location: GeoLocation | None = external_field(
+        GeoLocationByAddressLoader,
+        GeoLocation,
+        description="Coordinates of the address; null when the geocoder finds no match, or "
+        "with an error when it fails.",
     )

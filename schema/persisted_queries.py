@@ -27,13 +27,13 @@ from django.core.exceptions import ImproperlyConfigured
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from resolvers.observability import GRAPHQL_ERRORS
 from resolvers.persisted_queries import (
     PERSISTED_QUERIES,
     find_persisted_query,
     register_persisted_query,
 )
 from schema.errors import coded_error
+from schema.observability import GRAPHQL_ERRORS
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"

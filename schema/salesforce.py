@@ -1,10 +1,13 @@
-"""GraphQL types for data owned by Salesforce (the owner's Account)."""
+"""Salesforce's part of the schema: the owner's Account and Property.owner."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import strawberry
+
+from resolvers.salesforce import OwnerByParcelLoader
+from schema.external import external_field
 
 
 @strawberry.type(description="The property owner's Account in Salesforce.")
@@ -17,4 +20,16 @@ class OwnerAccount:
     )
     last_activity_date: date | None = strawberry.field(
         description="Date of the latest task or event on the account."
+    )
+
+
+@strawberry.type
+class PropertyFields:
+    """Property's fields owned by Salesforce."""
+
+    owner: OwnerAccount | None = external_field(
+        OwnerByParcelLoader,
+        OwnerAccount,
+        description="The owner's Account in Salesforce; null when the owner is not in "
+        "Salesforce, or with an error when Salesforce fails.",
     )

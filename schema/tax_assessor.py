@@ -1,4 +1,4 @@
-"""GraphQL types for data owned by the county tax assessor."""
+"""The county tax assessor's part of the schema: the assessment and Property.taxAssessment."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from decimal import Decimal
 from enum import Enum
 
 import strawberry
+
+from resolvers.tax_assessor import TaxAssessmentByParcelLoader
+from schema.external import external_field
 
 
 @strawberry.enum(description="How final an assessment is, from first notice to appeal outcome.")
@@ -32,3 +35,15 @@ class TaxAssessment:
     total_value: Decimal | None = strawberry.field(description="Total assessed value.")
     property_class: str | None = strawberry.field(description="County property class code.")
     township: str | None = strawberry.field(description="Assessment township.")
+
+
+@strawberry.type
+class PropertyFields:
+    """Property's fields owned by the county tax assessor."""
+
+    tax_assessment: TaxAssessment | None = external_field(
+        TaxAssessmentByParcelLoader,
+        TaxAssessment,
+        description="The county's latest assessment; null when the county has none, or with "
+        "an error when the assessor's service fails.",
+    )

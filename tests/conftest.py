@@ -6,22 +6,31 @@ import io
 import json
 import os
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+import stamina
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import Client
 
+from tests.processes import in_thread
+
 pytest_plugins = ["tests.conftest_emulators"]
 
 GraphQL = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep() -> Iterator[None]:
+    """Retries run at once, in every test; the backoff hook still computes (and logs) the
+    wait it asks for. Nothing here waits for a backoff in real time."""
+    with stamina.set_testing(True, attempts=3, cap=True):
+        yield
+
 
 #: Real npm packages the tests run (Apollo gateway, subgraph, client), pinned in package.json.
 NODE_PEERS = Path(__file__).resolve().parent / "federation"
@@ -88,19 +97,5 @@ def serve_asgi() -> Iterator[str]:
     now so it sees the test's settings."""
     from django_project.asgi import build_application
 
-    server = uvicorn.Server(
-        uvicorn.Config(build_application(), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with in_thread(build_application()) as url:
+        yield url

@@ -15,47 +15,29 @@ from typing import Any
 
 import httpx
 import pytest
-import stamina
 from asgiref.sync import sync_to_async
 from django.db import connections
 
 import resolvers.upstreams
-from emulators.filemaker import FileMakerEmulator
-from emulators.geocoder import GeocoderEmulator
-from emulators.salesforce import SalesforceEmulator
-from emulators.tax_assessor import TaxAssessorEmulator
+from emulators.registry import emulator_class
 from resolvers.cache import get_cache
 from resolvers.upstreams import close_upstreams
 
-CREDENTIALS = {
-    "FILEMAKER": {"database": "TestListings", "username": "api", "password": "fm-test-pass"},
-    "SALESFORCE": {"client_id": "test-key", "client_secret": "sf-test-secret"},
-    "TAX_ASSESSOR": {"app_token": "test-app-token"},
-    "GEOCODER": {},
-}
-
-
-@pytest.fixture
-def no_backoff_sleep() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3, cap=True):
-        yield
-
 
 def install_emulators(settings: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Point every client at a fresh in-process emulator; returns the emulators by service."""
-    apps = {
-        "filemaker": FileMakerEmulator(**CREDENTIALS["FILEMAKER"]),
-        "salesforce": SalesforceEmulator(**CREDENTIALS["SALESFORCE"]),
-        "tax_assessor": TaxAssessorEmulator(**CREDENTIALS["TAX_ASSESSOR"]),
-        "geocoder": GeocoderEmulator(address_count=1000),
-    }
-    for name in apps:
+    """Point every system's client (settings.EXTERNAL_SYSTEMS) at a fresh in-process emulator
+    that accepts the emulator's test credentials; returns the emulators by service."""
+    apps = {}
+    for name in settings.EXTERNAL_SYSTEMS:
+        cls = emulator_class(name)
         key = name.upper()
-        setattr(
-            settings,
-            key,
-            {**getattr(settings, key), **CREDENTIALS[key], "base_url": f"http://{name}.emulator"},
-        )
+        client_settings = {
+            **getattr(settings, key),
+            **cls.test_settings,
+            "base_url": f"http://{name}.emulator",
+        }
+        setattr(settings, key, client_settings)
+        apps[name] = cls.for_client(client_settings)
     mounts = {f"http://{name}.emulator": httpx.ASGITransport(app=app) for name, app in apps.items()}
     monkeypatch.setattr(
         resolvers.upstreams, "new_pool", lambda **_: httpx.AsyncClient(mounts=mounts)
@@ -64,7 +46,7 @@ def install_emulators(settings: Any, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 
 @pytest.fixture
-async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[dict[str, Any]]:
+async def emulators(settings, monkeypatch) -> AsyncIterator[dict[str, Any]]:
     apps = install_emulators(settings, monkeypatch)
     await close_upstreams()
     await get_cache().clear()
@@ -80,7 +62,7 @@ async def emulators(settings, monkeypatch, no_backoff_sleep) -> AsyncIterator[di
 
 
 @pytest.fixture
-def emulators_sync(settings, monkeypatch, no_backoff_sleep) -> Iterator[dict[str, Any]]:
+def emulators_sync(settings, monkeypatch) -> Iterator[dict[str, Any]]:
     """The same, for sync tests (management commands run their own event loop)."""
     apps = install_emulators(settings, monkeypatch)
     clear_cache()

@@ -1,28 +1,49 @@
-"""The product and its emulators as their own processes on loopback, for tests over real
-sockets (pools, thread hops and queues only show up there)."""
+"""Servers on loopback for tests over real sockets (pools, thread hops and queues only show up
+there): an ASGI app under uvicorn in a thread of the test process, or the product and its
+emulators as their own processes."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+import uvicorn
+
+from django_project.bench.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("filemaker", "salesforce", "tax_assessor", "geocoder")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@contextlib.contextmanager
+def in_thread(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
+    """Serve the ASGI `app` with uvicorn on a free 127.0.0.1 port in a daemon thread; yields
+    its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        thread.join(timeout=10)
 
 
 def demo_environment(**overrides: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 from django_project.env import cache_settings, client_settings, env_str
 
-FILEMAKER = {
+CLIENT = {
     **client_settings(
         "FILEMAKER", base_url="http://127.0.0.1:3000", read_timeout=2.0, batch_size=100
     ),
@@ -11,7 +11,7 @@ FILEMAKER = {
 }
 
 # Freshness: listings change often: minutes.
-FILEMAKER_CACHE = cache_settings("FILEMAKER", ttl=120, negative_ttl=60, stale_ttl=86400)
+CACHE = cache_settings("FILEMAKER", ttl=120, negative_ttl=60, stale_ttl=86400)
 
 #: Variables production must set (`PRODUCTION=1` refuses to start without them).
-FILEMAKER_REQUIRED = ("FILEMAKER_URL", "FILEMAKER_DATABASE", "FILEMAKER_USER", "FILEMAKER_PASSWORD")
+REQUIRED = ("FILEMAKER_URL", "FILEMAKER_DATABASE", "FILEMAKER_USER", "FILEMAKER_PASSWORD")

@@ -1,6 +1,6 @@
 from django_project.env import cache_settings, client_settings, env_float, env_str
 
-GEOCODER = {
+CLIENT = {
     **client_settings(
         "GEOCODER", base_url="http://127.0.0.1:3003", read_timeout=2.0, batch_size=1000
     ),
@@ -9,7 +9,7 @@ GEOCODER = {
 }
 
 # Freshness: addresses do not move: a day.
-GEOCODER_CACHE = cache_settings("GEOCODER", ttl=86400, negative_ttl=3600, stale_ttl=2592000)
+CACHE = cache_settings("GEOCODER", ttl=86400, negative_ttl=3600, stale_ttl=2592000)
 
 #: Variables production must set (`PRODUCTION=1` refuses to start without them).
-GEOCODER_REQUIRED = ("GEOCODER_URL",)
+REQUIRED = ("GEOCODER_URL",)

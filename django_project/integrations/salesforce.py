@@ -1,6 +1,6 @@
 from django_project.env import cache_settings, client_settings, env_str
 
-SALESFORCE = {
+CLIENT = {
     **client_settings(
         "SALESFORCE", base_url="http://127.0.0.1:3001", read_timeout=2.0, batch_size=200
     ),
@@ -11,7 +11,7 @@ SALESFORCE = {
 }
 
 # Freshness: CRM data: minutes.
-SALESFORCE_CACHE = cache_settings("SALESFORCE", ttl=300, negative_ttl=60, stale_ttl=86400)
+CACHE = cache_settings("SALESFORCE", ttl=300, negative_ttl=60, stale_ttl=86400)
 
 #: Variables production must set (`PRODUCTION=1` refuses to start without them).
-SALESFORCE_REQUIRED = ("SALESFORCE_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET")
+REQUIRED = ("SALESFORCE_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET")

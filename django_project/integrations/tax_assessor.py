@@ -1,6 +1,6 @@
 from django_project.env import cache_settings, client_settings, env_str
 
-TAX_ASSESSOR = {
+CLIENT = {
     **client_settings(
         "TAX_ASSESSOR", base_url="http://127.0.0.1:3002", read_timeout=2.0, batch_size=100
     ),
@@ -9,7 +9,7 @@ TAX_ASSESSOR = {
 }
 
 # Freshness: assessments change yearly: hours.
-TAX_ASSESSOR_CACHE = cache_settings("TAX_ASSESSOR", ttl=21600, negative_ttl=3600, stale_ttl=604800)
+CACHE = cache_settings("TAX_ASSESSOR", ttl=21600, negative_ttl=3600, stale_ttl=604800)
 
 #: Variables production must set (`PRODUCTION=1` refuses to start without them).
-TAX_ASSESSOR_REQUIRED = ("TAX_ASSESSOR_URL",)
+REQUIRED = ("TAX_ASSESSOR_URL",)

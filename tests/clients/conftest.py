@@ -1,20 +1,12 @@
-"""Fixtures for client tests: no sleeping retries, a real httpx client, respx in front of it."""
+"""Fixtures for client tests: a real httpx client, respx in front of it, call records."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stamina
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep() -> Iterator[None]:
-    """Retries run at once; our backoff hook still computes (and logs) the wait it asks for."""
-    with stamina.set_testing(True, attempts=3, cap=True):
-        yield
 
 
 @pytest.fixture

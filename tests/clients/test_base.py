@@ -14,7 +14,6 @@ import httpx
 import pytest
 import respx
 
-from clients.base import ClientConfig, ExternalClient
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.errors import (
     BadResponse,
@@ -25,13 +24,14 @@ from clients.errors import (
     ServiceUnavailable,
     parse_retry_after,
 )
+from clients.http import HttpClient, HttpConfig
 from tests.clients.conftest import call_records
 from tests.clocks import FakeClock
 
 BASE = "https://upstream.test"
 
 
-class EchoClient(ExternalClient):
+class EchoClient(HttpClient):
     service = "echo"
 
     async def read(self) -> dict:
@@ -44,8 +44,8 @@ class EchoClient(ExternalClient):
 
 
 @pytest.fixture
-def config() -> ClientConfig:
-    return ClientConfig(base_url=BASE, max_attempts=3, retry_budget=30.0, max_retry_after=5.0)
+def config() -> HttpConfig:
+    return HttpConfig(base_url=BASE, max_attempts=3, retry_budget=30.0, max_retry_after=5.0)
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ async def test_retry_after_beyond_the_cap_fails_at_once(http, mock, config):
 
 
 async def test_waits_never_overrun_the_budget(http, mock):
-    tight = ClientConfig(base_url=BASE, retry_budget=2.0, max_retry_after=5.0, connect_timeout=1.0)
+    tight = HttpConfig(base_url=BASE, retry_budget=2.0, max_retry_after=5.0, connect_timeout=1.0)
     route = mock.get(f"{BASE}/items").respond(429, headers={"Retry-After": "2"})
 
     with pytest.raises(RateLimited):

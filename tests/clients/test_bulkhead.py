@@ -10,15 +10,15 @@ import httpx
 import pytest
 import respx
 
-from clients.base import ClientConfig, ExternalClient
 from clients.bulkhead import Bulkhead, CapacityExhausted, wait_deadline
+from clients.http import HttpClient, HttpConfig
 from clients.metrics import UPSTREAM_CAPACITY_REFUSALS, UPSTREAM_IN_FLIGHT
 from tests.clients.conftest import call_records
 
 BASE = "https://upstream.test"
 
 
-class SlowClient(ExternalClient):
+class SlowClient(HttpClient):
     service = "slow"
 
     async def read(self, path: str = "items") -> str:
@@ -31,8 +31,8 @@ def mock():
         yield router
 
 
-def config(**overrides) -> ClientConfig:
-    return ClientConfig(base_url=BASE, max_connections=2, pool_timeout=30.0, **overrides)
+def config(**overrides) -> HttpConfig:
+    return HttpConfig(base_url=BASE, max_connections=2, pool_timeout=30.0, **overrides)
 
 
 class Held:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,10 @@ import httpx
 import pytest
 from django.core.management import CommandError
 
-from django_project.properties.management.commands.emulators import parse_fault
+from django_project.bench.stack import free_port
+from django_project.operations.management.commands.emulators import parse_fault
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serves_all_four_with_the_configured_credentials_and_faults():

@@ -1,4 +1,4 @@
-"""`python manage.py emulators`: serve the four external-system emulators on loopback."""
+"""`python manage.py emulators`: serve every external system's emulator on loopback."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from emulators.base import Emulator
-from emulators.registry import EMULATORS
+from emulators.registry import emulator_class
 
 
 def parse_fault(text: str) -> tuple[str, str, Any]:
     """`service:key=value` (value as JSON: 0.2, true, 503) -> (service, key, value)."""
     service, _, assignment = text.partition(":")
     key, _, raw = assignment.partition("=")
-    if service not in EMULATORS or not key or not raw:
+    systems = settings.EXTERNAL_SYSTEMS
+    if service not in systems or not key or not raw:
         raise CommandError(
-            f"--fault {text!r}: use SERVICE:KEY=VALUE with SERVICE one of {', '.join(EMULATORS)}"
+            f"--fault {text!r}: use SERVICE:KEY=VALUE with SERVICE one of {', '.join(systems)}"
         )
     try:
         value = json.loads(raw)
@@ -32,15 +33,16 @@ def parse_fault(text: str) -> tuple[str, str, Any]:
 
 class Command(BaseCommand):
     help = (
-        "Serve local emulators of FileMaker, Salesforce, the tax assessor and the geocoder on "
-        "loopback, accepting the credentials the clients are configured with. Prints one line "
-        "per system: its service name and base URL. Faults can be set here and changed at run "
-        "time with POST /_emulator/faults."
+        "Serve a local emulator of every external system (EXTERNAL_SYSTEMS) on loopback, "
+        "accepting the credentials the clients are configured with. Prints one line per "
+        "system: its service name and base URL. Faults can be set here and changed at run time "
+        "with POST /_emulator/faults."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Interface (default 127.0.0.1).")
-        for name, (_, port) in EMULATORS.items():
+        for name in settings.EXTERNAL_SYSTEMS:
+            port = emulator_class(name).default_port
             parser.add_argument(
                 f"--{name.replace('_', '-')}-port",
                 type=int,
@@ -60,15 +62,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         faults: dict[str, dict[str, Any]] = {
             name: {"latency_ms": options["latency_ms"], "jitter_ms": options["jitter_ms"]}
-            for name in EMULATORS
+            for name in settings.EXTERNAL_SYSTEMS
         }
         for text in options["fault"]:
             service, key, value = parse_fault(text)
             faults[service][key] = value
         apps: dict[str, tuple[Emulator, int]] = {}
-        for name, (cls, _) in EMULATORS.items():
+        for name in settings.EXTERNAL_SYSTEMS:
             try:
-                app = cls.for_client(getattr(settings, name.upper()), **faults[name])
+                app = emulator_class(name).for_client(
+                    getattr(settings, name.upper()), **faults[name]
+                )
             except ValueError as exc:
                 raise CommandError(f"{name}: {exc}") from exc
             apps[name] = (app, options[f"{name}_port"])

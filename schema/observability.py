@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
 
-from clients.metrics import calls_in_this_operation
-from resolvers.upstreams import BUILDERS
+from resolvers.upstream_tally import services, upstream_calls
 
 GRAPHQL_OPERATIONS = Counter(
     "graphql_operations",
@@ -19,7 +17,7 @@ GRAPHQL_OPERATIONS = Counter(
 )
 GRAPHQL_ERRORS = Counter(
     "graphql_errors",
-    "Entries in GraphQL errors[], by extensions.code (validation and syntax errors have none).",
+    "Entries in GraphQL errors[], by extensions.code.",
     ["code"],
 )
 UPSTREAM_CALLS_PER_OPERATION = Histogram(
@@ -53,24 +51,22 @@ class OperationMetrics(SchemaExtension):
     errors reach the result only after this hook ends."""
 
     def on_operation(self) -> Iterator[None]:
-        tally: Tally[str] = Tally()
-        token = calls_in_this_operation.set(tally)
         raised: list[GraphQLError] = []
-        try:
-            yield
-        except GraphQLError as refused:
-            raised.append(refused)
-            raise
-        finally:
-            calls_in_this_operation.reset(token)
-            context = self.execution_context
+        with upstream_calls() as tally:
             try:
-                kind = context.operation_type.value
-            except RuntimeError:  # the document did not parse: there is no operation
-                kind = "invalid"
-            GRAPHQL_OPERATIONS.labels(_operation_label(context.operation_name), kind).inc()
-            for error in (context.result.errors if context.result else None) or raised:
-                code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-                GRAPHQL_ERRORS.labels(str(code)[:64]).inc()
-            for service in BUILDERS:
-                UPSTREAM_CALLS_PER_OPERATION.labels(service).observe(tally[service])
+                yield
+            except GraphQLError as refused:
+                raised.append(refused)
+                raise
+            finally:
+                context = self.execution_context
+                try:
+                    kind = context.operation_type.value
+                except RuntimeError:  # the document did not parse: there is no operation
+                    kind = "invalid"
+                GRAPHQL_OPERATIONS.labels(_operation_label(context.operation_name), kind).inc()
+                for error in (context.result.errors if context.result else None) or raised:
+                    code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+                    GRAPHQL_ERRORS.labels(str(code)[:64]).inc()
+                for service in services():
+                    UPSTREAM_CALLS_PER_OPERATION.labels(service).observe(tally[service])

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from django_project.properties.models import Property, PropertyStatus
+from resolvers import registry
 from resolvers.context import Loaders
 from resolvers.upstreams import close_upstreams
 
@@ -19,10 +20,10 @@ RESULTS = ("fetched", "hit", "missing", "negative_hit", "stale", "failed")
 
 class Command(BaseCommand):
     help = (
-        "Fetch the external fields (listing, owner, tax assessment, location) of all or some "
-        "properties through the same loaders the API uses, one batch at a time (one upstream "
-        "call per system per batch), and report per system what was fetched, already cached, "
-        "missing upstream, or failed."
+        "Fetch the external fields of all or some properties (every system in "
+        "EXTERNAL_SYSTEMS) through the same loaders the API uses, one batch at a time (one "
+        "upstream call per system per batch), and report per system what was fetched, already "
+        "cached, missing upstream, or failed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,9 +52,10 @@ class Command(BaseCommand):
             rows = rows.filter(city__iexact=options["city"])
         if options["status"]:
             rows = rows.filter(status=options["status"])
+        loader_classes = list(registry.loader_classes().values())
+        fields = {name for cls in loader_classes for name in cls.key_fields}
         keys = [
-            (p.parcel_id, p.address_key)
-            for p in rows.only("parcel_id", "street_address", "city", "state", "postal_code")
+            {cls: cls.key_for(row) for cls in loader_classes} for row in rows.only(*sorted(fields))
         ]
         if settings.CACHE_CONFIG["backend"] == "memory":
             self.stderr.write(
@@ -66,7 +68,7 @@ class Command(BaseCommand):
             raise CommandError("Some fields could not be fetched; see the failed column.")
 
     async def _warm(
-        self, keys: list[tuple[str, Any]], options: dict[str, Any]
+        self, keys: list[dict[Any, Any]], options: dict[str, Any]
     ) -> dict[str, collections.Counter[str]]:
         totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         size = options["batch_size"]
@@ -79,14 +81,14 @@ class Command(BaseCommand):
             ) as bar:
                 for start in range(0, len(keys), size):
                     batch = keys[start : start + size]
-                    loaders = Loaders.for_request()
-                    by_parcel = [parcel for parcel, _ in batch]
+                    loaders = Loaders()
                     # Failures are counted in each loader's tally, not raised.
                     await asyncio.gather(
-                        *(loaders.listing_by_parcel.load(k) for k in by_parcel),
-                        *(loaders.owner_by_parcel.load(k) for k in by_parcel),
-                        *(loaders.tax_by_parcel.load(k) for k in by_parcel),
-                        *(loaders.location_by_address.load(a) for _, a in batch),
+                        *(
+                            loaders.get(cls).load(key)
+                            for row_keys in batch
+                            for cls, key in row_keys.items()
+                        ),
                         return_exceptions=True,
                     )
                     for loader in loaders.built.values():

@@ -1,0 +1,117 @@
+"""What the benchmark compares against: the upstreams' own time, and strawberry's own time.
+
+- The upstream floor: each external system's batched fetch for a page's keys, timed directly
+  against its emulator with the product's own client (no GraphQL, no cache).
+- The strawberry floor: the same response built by strawberry from objects already in memory,
+  executed synchronously: what GraphQL execution alone costs for that response.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import strawberry
+
+from django_project.bench.queries import ExternalField, external_fields
+from django_project.properties.demo_data import demo_properties
+from resolvers.registry import integration
+
+#: Python types for the plain scalars the benchmark selects (Decimals come back as strings).
+PYTHON_TYPES: dict[str, type] = {
+    "String": str,
+    "ID": str,
+    "Int": int,
+    "Float": float,
+    "Boolean": bool,
+    "Decimal": str,
+}
+
+
+async def upstream_floor(n: int, emulators: dict[str, str]) -> dict[str, float]:
+    """Milliseconds each system's batched fetch of N demo properties' keys takes, directly."""
+    rows = list(demo_properties(n))
+    timings: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=600) as http:
+        for field in external_fields():
+            loader_class = field.loader
+            found = integration(loader_class.service)
+            if found is None:
+                continue
+            client = found.build_client(
+                lambda **_: http, base_url=emulators[found.service], read_timeout=600
+            )
+            loader = loader_class(client, cache=None, policy=None)
+            keys = [loader_class.key_for(row) for row in rows]
+            await loader.fetch(keys[:1])  # sessions and connections open
+            started = time.perf_counter()
+            await loader.fetch(keys)
+            timings[found.service] = (time.perf_counter() - started) * 1000
+            await client.aclose()
+    return timings
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _mirror(name: str, fields: dict[str, type]) -> type:
+    """A strawberry type with these (nullable) fields, resolved by attribute."""
+    annotations = {_snake(field): kind | None for field, kind in fields.items()}
+    return strawberry.type(type(name, (), {"__annotations__": annotations}))
+
+
+def floor_schema(rows: list[dict[str, Any]]) -> strawberry.Schema:
+    """A schema answering the page query from `rows` (a warm response) held in memory."""
+    fields = external_fields()
+    graphql_types = {f.name: _graphql_type(f) for f in fields}
+    property_type = _mirror("Property", {"id": str, "parcelId": str, **graphql_types})
+
+    def build(row: dict[str, Any]) -> Any:
+        values = {_snake(k): v for k, v in row.items() if k in ("id", "parcelId")}
+        for f in fields:
+            value = row[f.name]
+            values[_snake(f.name)] = (
+                None
+                if value is None
+                else SimpleNamespace(**{_snake(k): v for k, v in value.items()})
+            )
+        return SimpleNamespace(**values)
+
+    page_type = _mirror_list("Page", "results", property_type)
+    page = SimpleNamespace(results=[build(r) for r in rows])
+
+    def properties() -> Any:
+        return page
+
+    # Annotations made here, not written: this module's are strings (PEP 563).
+    properties.__annotations__ = {"return": page_type}
+    query = strawberry.type(
+        type("Query", (), {"properties": strawberry.field(resolver=properties)})
+    )
+    return strawberry.Schema(query=query)
+
+
+def _mirror_list(name: str, field: str, item: type) -> type:
+    return strawberry.type(type(name, (), {"__annotations__": {field: list[item]}}))  # type: ignore[valid-type]
+
+
+def _graphql_type(field: ExternalField) -> type:
+    return _mirror(field.type_name, {name: PYTHON_TYPES[kind] for name, kind in field.scalars})
+
+
+def strawberry_floor(rows: list[dict[str, Any]], query: str, runs: int) -> float:
+    """Median milliseconds of executing `query` synchronously against the in-memory rows."""
+    schema = floor_schema(rows)
+    query = query.replace("(pagination: {limit: $limit})", "").replace("($limit: Int!)", "")
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = schema.execute_sync(query)
+        times.append((time.perf_counter() - started) * 1000)
+        if result.errors:
+            raise RuntimeError(f"floor schema failed: {result.errors}")
+    return statistics.median(times)

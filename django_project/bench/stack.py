@@ -1,0 +1,136 @@
+"""The processes the benchmark measures: every system's emulator and two app servers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Poll `url` until it answers below 500 (start-up; generous by design)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def _status(self, field: str) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith(f"{field}:"))
+        return int(line.split()[1]) / 1024
+
+    def peak_rss_mb(self) -> float:
+        """The highest resident memory since start, or since the last `reset_peak_rss`."""
+        return self._status("VmHWM")
+
+    def reset_peak_rss(self) -> None:
+        """Start the high-water mark again from the current RSS (Linux: clear_refs 5)."""
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
+
+@contextlib.contextmanager
+def stack(
+    count: int, latency_ms: float, log: Any = None
+) -> Iterator[tuple[Server, Server, dict[str, str]]]:
+    """A seeded SQLite database, the emulators at `latency_ms` per call, a cold server (every
+    cache TTL 0) and a warm one. Yields (cold, warm, emulator URLs by system)."""
+    systems = list(settings.EXTERNAL_SYSTEMS)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    ports = {name: free_port() for name in systems}
+    emulators = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key-not-for-production",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "CACHE_URL": "memory://",
+        "GRAPHQL_MAX_PAGE_SIZE": str(max(count, 100)),
+        # Pages past the default limits are the point here (N = 1000 costs about 5,700).
+        "GRAPHQL_MAX_COST": str(10 * max(count, 100) + 10_000),
+        "GRAPHQL_EXTERNAL_BUDGET": "30",
+        "BENCH_VIEWS": "1",
+        "LOG_LEVEL": "WARNING",
+        **{f"{name.upper()}_URL": url for name, url in emulators.items()},
+        **{f"{name.upper()}_READ_TIMEOUT": "30" for name in systems},
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+    try:
+        if log:
+            log(f"Seeding {count} properties into {workdir}/bench.sqlite3 ...")
+        subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, **quiet)
+        subprocess.run([*manage, "seed_demo", "--count", str(count)], env=env, check=True, **quiet)
+        if log:
+            log(f"Starting the emulators ({latency_ms:g} ms per call) and two servers ...")
+        emulator_args = [f"--{n.replace('_', '-')}-port={p}" for n, p in ports.items()]
+        processes.append(
+            subprocess.Popen(
+                [*manage, "emulators", "--latency-ms", str(latency_ms), *emulator_args],
+                env={**env, "DEBUG": "1"},
+                **quiet,
+            )
+        )
+        servers = []
+        for kind in ("cold", "warm"):
+            port = free_port()
+            ttl = {f"{n.upper()}_CACHE_TTL": "0" for n in systems} if kind == "cold" else {}
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "django_project.asgi:application",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env={**env, **ttl},
+                **quiet,
+            )
+            processes.append(process)
+            servers.append(Server(process, f"http://127.0.0.1:{port}"))
+        for url in emulators.values():
+            wait_until_up(f"{url}/_emulator/stats", processes[0])
+        for server in servers:
+            wait_until_up(f"{server.url}/healthz", server.process)
+        yield servers[0], servers[1], emulators
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
