@@ -58,9 +58,17 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def client_settings(prefix: str, *, base_url: str, read_timeout: float, batch_size: int) -> dict:
-    """The knobs every external client has, as `<PREFIX>_URL`, `<PREFIX>_READ_TIMEOUT`, ..."""
+    """The knobs every external HTTP client has, as `<PREFIX>_URL`, `<PREFIX>_READ_TIMEOUT`..."""
     return {
         "base_url": env_str(f"{prefix}_URL", base_url),
+        **core_settings(prefix, read_timeout=read_timeout, batch_size=batch_size),
+    }
+
+
+def core_settings(prefix: str, *, read_timeout: float, batch_size: int) -> dict:
+    """The knobs every external client has whatever its transport (timeouts, retries, the
+    breaker, the bulkhead, the batch size), as `<PREFIX>_CONNECT_TIMEOUT` and so on."""
+    return {
         "connect_timeout": env_float(f"{prefix}_CONNECT_TIMEOUT", 1.0, minimum=0.01),
         "read_timeout": env_float(f"{prefix}_READ_TIMEOUT", read_timeout, minimum=0.01),
         "max_attempts": env_int(f"{prefix}_MAX_ATTEMPTS", 3, minimum=1),

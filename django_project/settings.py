@@ -239,7 +239,7 @@ STRAWBERRY_DJANGO = {
 #: django_project/integrations/<name>.py (settings), clients/<name>.py, resolvers/<name>.py
 #: (its INTEGRATION: client factory and loaders), schema/<name>.py (types and Property's
 #: fields), emulators/<name>.py (its EMULATOR).
-EXTERNAL_SYSTEMS = ["filemaker", "salesforce", "tax_assessor", "geocoder"]
+EXTERNAL_SYSTEMS = ["filemaker", "salesforce", "tax_assessor", "geocoder", "legacy_permits"]
 
 # Each system's client settings as <PREFIX>, its TTLs as <PREFIX>_CACHE (prefix: the name in
 # capitals), and the variables production needs (django_project/integrations/).

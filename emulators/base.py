@@ -262,6 +262,10 @@ class Emulator:
             "max_in_flight": self.max_in_flight,
         }
 
+    def clear_faults(self) -> None:
+        """Faults back to none; sessions, data and counters stay."""
+        self.faults = Faults()
+
     def reset(self) -> None:
         self.faults = Faults()
         self.calls.clear()

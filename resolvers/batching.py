@@ -1,7 +1,7 @@
 """Upstream fetches shared by every request in a process: single flight and a batching window.
 
-Per event loop and external system, one `SharedFetches` board holds every key some request
-is waiting for:
+Per event loop and kind of record (a loader's namespace: a system may serve several), one
+`SharedFetches` board holds every key some request is waiting for:
 
 - a key already in flight (or settled less than `SETTLED_GRACE` ago) is joined, never fetched
   twice;
@@ -254,15 +254,16 @@ _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedFe
 )
 
 
-def shared_fetches(service: str, window: float) -> SharedFetches:
-    """This event loop's board for `service` (its window follows the latest setting)."""
+def shared_fetches(service: str, namespace: str, window: float) -> SharedFetches:
+    """This event loop's board for one kind of record (`namespace`; a system may serve
+    several, each fetched by its own call) of `service`; its window follows the setting."""
     loop = asyncio.get_running_loop()
     boards = _boards.get(loop)
     if boards is None:
         boards = _boards[loop] = {}
-    board = boards.get(service)
+    board = boards.get(namespace)
     if board is None:
-        board = boards[service] = SharedFetches(service, window)
+        board = boards[namespace] = SharedFetches(service, window)
     board.window = window
     return board
 

@@ -184,7 +184,7 @@ class ExternalLoader(Generic[K, V]):
         """Forget `key` here and in the shared cache (after a write)."""
         if self.loader.cache_map.get(key) is not None:
             self.loader.clear(key)
-        shared_fetches(self.service, self.window).forget(self.cache_key(key))
+        shared_fetches(self.service, self.namespace, self.window).forget(self.cache_key(key))
         try:
             await self.cache.delete(self.cache_key(key))
         except Exception:  # noqa: BLE001 - a cache outage must not fail the write that just worked
@@ -207,7 +207,7 @@ class ExternalLoader(Generic[K, V]):
                 stale[i] = entry
         missing = [i for i, r in enumerate(results) if r is _MISSING]
         if missing:
-            board = shared_fetches(self.service, self.window)
+            board = shared_fetches(self.service, self.namespace, self.window)
             futures = board.join(self, [keys[i] for i in missing], self.deadline)
             await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}

@@ -21,6 +21,7 @@ from django.conf import settings
 from clients.core import CoreConfig, ExternalClient
 from clients.http import HttpConfig
 from clients.pool import PoolFactory
+from clients.sql import SqlConfig
 
 if TYPE_CHECKING:
     from resolvers.loader import ExternalLoader
@@ -66,6 +67,26 @@ def http_integration(
     return Integration(service, display_name, config, build_client, loaders)
 
 
+def sql_integration(
+    *,
+    service: str,
+    display_name: str,
+    config_class: Callable[..., SqlConfig],
+    client_class: Callable[..., ExternalClient[Any]],
+    loaders: Mapping[str, type[ExternalLoader[Any, Any]]],
+) -> Integration:
+    """An integration over SQL whose client config is `settings.<SERVICE>`; the client keeps
+    its own pool (an engine sized like its bulkhead)."""
+
+    def config() -> SqlConfig:
+        return config_class(**getattr(settings, service.upper()))
+
+    def build_client(new_pool: PoolFactory, **overrides: Any) -> ExternalClient[Any]:
+        return client_class(dataclasses.replace(config(), **overrides))
+
+    return Integration(service, display_name, config, build_client, loaders)
+
+
 def integrations() -> tuple[Integration, ...]:
     """Every configured system, in settings.EXTERNAL_SYSTEMS order."""
     return _integrations(tuple(settings.EXTERNAL_SYSTEMS))
@@ -92,4 +113,11 @@ def _loader_classes(
     return {name: cls for i in found for name, cls in i.loaders.items()}
 
 
-__all__ = ["Integration", "http_integration", "integration", "integrations", "loader_classes"]
+__all__ = [
+    "Integration",
+    "http_integration",
+    "integration",
+    "integrations",
+    "loader_classes",
+    "sql_integration",
+]

@@ -5,7 +5,8 @@ cost = objects the query can resolve + UPSTREAM_CALL_COST x upstream calls it ca
 - An object is one value of a field with a selection set, per parent it is resolved for: a
   page of 100 properties is 100 objects, and each `listing` under it 100 more.
 - Lists multiply what is under them by the size their arguments ask for: `properties` by its
-  page size (the default page when none is given), `_entities` by its representations.
+  page size (the default page when none is given), `_entities` by its representations, a
+  list with a `first` argument by it.
 - An external field (tagged `metadata={"upstream": <its loader class>}`) adds the calls its
   loader needs for that many keys with nothing cached: 100 listings are 1 FileMaker call at
   FileMaker's batch size of 100, 100 owners 2 Salesforce calls. Each occurrence counts, so
@@ -120,6 +121,9 @@ class QueryCost:
         if node.name.value == "_entities":
             representations = arguments.get("representations")
             return len(representations) if isinstance(representations, list) else 1
+        if "first" in field.args:  # a list bounded by `first` (Property.permits)
+            first = arguments.get("first", field.args["first"].default_value)
+            return first if isinstance(first, int) and first >= 0 else 1
         if "pagination" in field.args:
             pagination = arguments.get("pagination")
             limit = pagination.get("limit") if isinstance(pagination, dict) else None

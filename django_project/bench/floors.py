@@ -31,8 +31,9 @@ PYTHON_TYPES: dict[str, type] = {
 }
 
 
-async def upstream_floor(n: int, emulators: dict[str, str]) -> dict[str, float]:
-    """Milliseconds each system's batched fetch of N demo properties' keys takes, directly."""
+async def upstream_floor(n: int, targets: dict[str, dict[str, str]]) -> dict[str, float]:
+    """Milliseconds each external field's batched fetch of N demo properties' keys takes,
+    directly against its system's stand-in (`targets`: the client settings pointing there)."""
     rows = list(demo_properties(n))
     timings: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=600) as http:
@@ -42,15 +43,17 @@ async def upstream_floor(n: int, emulators: dict[str, str]) -> dict[str, float]:
             if found is None:
                 continue
             client = found.build_client(
-                lambda **_: http, base_url=emulators[found.service], read_timeout=600
+                lambda **_: http, **targets[found.service], read_timeout=600
             )
             loader = loader_class(client, cache=None, policy=None)
             keys = [loader_class.key_for(row) for row in rows]
             await loader.fetch(keys[:1])  # sessions and connections open
             started = time.perf_counter()
             await loader.fetch(keys)
-            timings[found.service] = (time.perf_counter() - started) * 1000
+            timings[field.name] = (time.perf_counter() - started) * 1000
             await client.aclose()
+            if getattr(client, "http", None) is not http:  # a pool of its own (SQL)
+                await client.close_pool()
     return timings
 
 
@@ -67,18 +70,25 @@ def _mirror(name: str, fields: dict[str, type]) -> type:
 def floor_schema(rows: list[dict[str, Any]]) -> strawberry.Schema:
     """A schema answering the page query from `rows` (a warm response) held in memory."""
     fields = external_fields()
-    graphql_types = {f.name: _graphql_type(f) for f in fields}
+    graphql_types: dict[str, Any] = {
+        f.name: list[_graphql_type(f)] if f.is_list else _graphql_type(f)  # type: ignore[misc]
+        for f in fields
+    }
     property_type = _mirror("Property", {"id": str, "parcelId": str, **graphql_types})
+
+    def record(value: dict[str, Any]) -> Any:
+        return SimpleNamespace(**{_snake(k): v for k, v in value.items()})
 
     def build(row: dict[str, Any]) -> Any:
         values = {_snake(k): v for k, v in row.items() if k in ("id", "parcelId")}
         for f in fields:
             value = row[f.name]
-            values[_snake(f.name)] = (
-                None
-                if value is None
-                else SimpleNamespace(**{_snake(k): v for k, v in value.items()})
-            )
+            if value is None:
+                values[_snake(f.name)] = None
+            elif f.is_list:
+                values[_snake(f.name)] = [record(item) for item in value]
+            else:
+                values[_snake(f.name)] = record(value)
         return SimpleNamespace(**values)
 
     page_type = _mirror_list("Page", "results", property_type)

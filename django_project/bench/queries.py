@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLScalarType, get_named_type
+from graphql import (
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    get_named_type,
+    get_nullable_type,
+)
 
 from schema import schema
 
@@ -23,6 +29,8 @@ class ExternalField:
     #: (field name, scalar type name) of each plain scalar field of its type.
     scalars: tuple[tuple[str, str], ...]
     loader: Any
+    #: A list of records per property (the permits), not one record.
+    is_list: bool = False
 
     @property
     def selection(self) -> str:
@@ -44,7 +52,8 @@ def external_fields() -> list[ExternalField]:
             if isinstance(get_named_type(f.type), GraphQLScalarType)
             and get_named_type(f.type).name in PLAIN_SCALARS
         )
-        found.append(ExternalField(name, target.name, scalars, loader))
+        is_list = isinstance(get_nullable_type(field.type), GraphQLList)
+        found.append(ExternalField(name, target.name, scalars, loader, is_list))
     return found
 
 

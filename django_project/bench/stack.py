@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from emulators.registry import emulator_class, serves_http
+
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -62,13 +64,23 @@ class Server:
 @contextlib.contextmanager
 def stack(
     count: int, latency_ms: float, log: Any = None
-) -> Iterator[tuple[Server, Server, dict[str, str]]]:
-    """A seeded SQLite database, the emulators at `latency_ms` per call, a cold server (every
-    cache TTL 0) and a warm one. Yields (cold, warm, emulator URLs by system)."""
+) -> Iterator[tuple[Server, Server, dict[str, dict[str, str]]]]:
+    """A seeded SQLite database, the emulators at `latency_ms` per call, each database's
+    stand-in (seeded files), a cold server (every cache TTL 0) and a warm one. Yields (cold,
+    warm, and per system the client settings that point at its emulator or stand-in)."""
     systems = list(settings.EXTERNAL_SYSTEMS)
+    http_systems = [name for name in systems if serves_http(name)]
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    ports = {name: free_port() for name in systems}
+    ports = {name: free_port() for name in http_systems}
     emulators = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    targets: dict[str, dict[str, str]] = {
+        **{name: {"base_url": url} for name, url in emulators.items()},
+        **{
+            name: emulator_class(name).standalone(workdir, count)
+            for name in systems
+            if name not in emulators
+        },
+    }
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -80,8 +92,14 @@ def stack(
         "GRAPHQL_MAX_COST": str(10 * max(count, 100) + 10_000),
         "GRAPHQL_EXTERNAL_BUDGET": "30",
         "BENCH_VIEWS": "1",
+        "METRICS": "open",
         "LOG_LEVEL": "WARNING",
         **{f"{name.upper()}_URL": url for name, url in emulators.items()},
+        **{
+            f"{name.upper()}_URL": target["url"]
+            for name, target in targets.items()
+            if "url" in target
+        },
         **{f"{name.upper()}_READ_TIMEOUT": "30" for name in systems},
     }
     processes: list[subprocess.Popen[bytes]] = []
@@ -127,7 +145,7 @@ def stack(
             wait_until_up(f"{url}/_emulator/stats", processes[0])
         for server in servers:
             wait_until_up(f"{server.url}/healthz", server.process)
-        yield servers[0], servers[1], emulators
+        yield servers[0], servers[1], targets
     finally:
         for process in processes:
             process.terminate()

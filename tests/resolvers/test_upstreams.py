@@ -7,6 +7,8 @@ import asyncio
 
 import respx
 
+from clients.http import HttpClient
+from clients.sql import SqlClient
 from django_project.asgi import application
 from resolvers.upstreams import close_upstreams, get_upstreams
 
@@ -15,16 +17,21 @@ async def test_one_client_per_system_each_with_its_own_pool(settings):
     settings.FILEMAKER = {**settings.FILEMAKER, "database": "Real Estate", "username": "api"}
     settings.TAX_ASSESSOR = {**settings.TAX_ASSESSOR, "read_timeout": 0.75}
     settings.GEOCODER = {**settings.GEOCODER, "max_connections": 3}
+    settings.LEGACY_PERMITS = {**settings.LEGACY_PERMITS, "max_connections": 2}
 
     upstreams = get_upstreams()
+    permits = upstreams["legacy_permits"]
+    assert isinstance(permits, SqlClient)
+    engine = permits.engine  # opened on first use
     try:
-        assert set(upstreams.clients) == {"filemaker", "salesforce", "tax_assessor", "geocoder"}
+        assert set(upstreams.clients) == set(settings.EXTERNAL_SYSTEMS)
         assert get_upstreams() is upstreams
-        pools = {id(client.http) for client in upstreams.clients.values()}
-        assert len(pools) == 4
+        http_clients = [c for c in upstreams.clients.values() if isinstance(c, HttpClient)]
+        assert len({id(client.http) for client in http_clients}) == len(http_clients) == 4
         geocoder = upstreams["geocoder"]
         assert geocoder.bulkhead.limit == 3
         assert geocoder.http._transport._pool._max_connections == 3
+        assert permits.bulkhead.limit == engine.pool.size() == 2
         assert upstreams["filemaker"].config.database == "Real Estate"
         assert upstreams["tax_assessor"].config.timeout.read == 0.75
         assert {name: c.service for name, c in upstreams.clients.items()} == {
@@ -33,7 +40,12 @@ async def test_one_client_per_system_each_with_its_own_pool(settings):
     finally:
         await close_upstreams()
 
-    assert all(client.http.is_closed for client in upstreams.clients.values())
+    assert all(
+        client.http.is_closed
+        for client in upstreams.clients.values()
+        if isinstance(client, HttpClient)
+    )
+    assert permits._engine is None  # disposed: its connections closed
     fresh = get_upstreams()
     assert fresh is not upstreams
     await close_upstreams()
@@ -73,4 +85,8 @@ async def test_asgi_shutdown_logs_out_and_closes_the_pool(settings):
 
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert logout.call_count == 1
-    assert all(client.http.is_closed for client in upstreams.clients.values())
+    assert all(
+        client.http.is_closed
+        for client in upstreams.clients.values()
+        if isinstance(client, HttpClient)
+    )

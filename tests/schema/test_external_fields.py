@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django_project.properties.models import Property
 from emulators import data
 from tests.clocks import FakeClock
-from tests.conftest_emulators import calls, graphql_async
+from tests.conftest_emulators import calls, graphql_async, http_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,19 +96,21 @@ async def test_one_upstream_call_per_system_per_batch_then_none_when_cached(
     assert calls(filemaker, data_only=False) - calls(filemaker) == 1  # one login
 
     # when: the same page again
-    before = {name: calls(app, data_only=False) for name, app in emulators.items()}
+    before = {name: calls(app, data_only=False) for name, app in http_only(emulators).items()}
     warm = await graphql_async(async_client, ALL_FOUR, {"limit": count})
 
     # then: everything from the cache
     assert results(warm) == results(cold)
-    assert {name: calls(app, data_only=False) for name, app in emulators.items()} == before
+    assert {name: calls(app, data_only=False) for name, app in http_only(emulators).items()} == (
+        before
+    )
 
 
 async def test_the_four_systems_are_called_at_the_same_time(async_client, emulators):
     # given: sessions already open, a cold cache, and half a second per upstream call
     await sync_to_async(seed)(10)
     await graphql_async(async_client, ALL_FOUR, {"limit": 1})
-    for app in emulators.values():
+    for app in http_only(emulators).values():
         app.set_faults(latency_ms=500)
         app.timeline.clear()
 
@@ -116,7 +118,7 @@ async def test_the_four_systems_are_called_at_the_same_time(async_client, emulat
     await graphql_async(async_client, ALL_FOUR, {"limit": 10, "offset": 0})
 
     # then: every system's call was in flight while every other's was (seen from their side)
-    spans = [app.timeline[-1][1:] for app in emulators.values()]
+    spans = [app.timeline[-1][1:] for app in http_only(emulators).values()]
     latest_start = max(start for start, _ in spans)
     earliest_end = min(end for _, end in spans)
     assert latest_start < earliest_end
@@ -226,7 +228,7 @@ async def test_concurrent_identical_queries_share_one_fetch(async_client, emulat
         async_client,
         "{ properties(pagination: {limit: 1}) { results { listing { recordId } owner { id } } } }",
     )
-    for app in emulators.values():
+    for app in http_only(emulators).values():
         app.calls.clear()  # keep the open sessions; count only what follows
         app.set_faults(latency_ms=50)
 
@@ -236,7 +238,7 @@ async def test_concurrent_identical_queries_share_one_fetch(async_client, emulat
 
     assert all("errors" not in b for b in bodies)
     assert all(results(b) == results(bodies[0]) for b in bodies)
-    assert {name: calls(app) for name, app in emulators.items()} == {
+    assert {name: calls(app) for name, app in http_only(emulators).items()} == {
         "filemaker": 1,
         "salesforce": 1,
         "tax_assessor": 1,

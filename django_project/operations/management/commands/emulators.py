@@ -12,14 +12,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from emulators.base import Emulator
-from emulators.registry import emulator_class
+from emulators.registry import emulator_class, serves_http
 
 
 def parse_fault(text: str) -> tuple[str, str, Any]:
     """`service:key=value` (value as JSON: 0.2, true, 503) -> (service, key, value)."""
     service, _, assignment = text.partition(":")
     key, _, raw = assignment.partition("=")
-    systems = settings.EXTERNAL_SYSTEMS
+    systems = http_systems()
     if service not in systems or not key or not raw:
         raise CommandError(
             f"--fault {text!r}: use SERVICE:KEY=VALUE with SERVICE one of {', '.join(systems)}"
@@ -29,6 +29,12 @@ def parse_fault(text: str) -> tuple[str, str, Any]:
     except json.JSONDecodeError:
         value = raw
     return service, key, value
+
+
+def http_systems() -> list[str]:
+    """The systems with an HTTP emulator to serve (a database's stand-in is a file, seeded by
+    `manage.py seed_legacy_permits`)."""
+    return [name for name in settings.EXTERNAL_SYSTEMS if serves_http(name)]
 
 
 class Command(BaseCommand):
@@ -41,7 +47,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Interface (default 127.0.0.1).")
-        for name in settings.EXTERNAL_SYSTEMS:
+        for name in http_systems():
             port = emulator_class(name).default_port
             parser.add_argument(
                 f"--{name.replace('_', '-')}-port",
@@ -62,13 +68,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         faults: dict[str, dict[str, Any]] = {
             name: {"latency_ms": options["latency_ms"], "jitter_ms": options["jitter_ms"]}
-            for name in settings.EXTERNAL_SYSTEMS
+            for name in http_systems()
         }
         for text in options["fault"]:
             service, key, value = parse_fault(text)
             faults[service][key] = value
         apps: dict[str, tuple[Emulator, int]] = {}
-        for name in settings.EXTERNAL_SYSTEMS:
+        for name in http_systems():
             try:
                 app = emulator_class(name).for_client(
                     getattr(settings, name.upper()), **faults[name]

@@ -18,6 +18,16 @@ from resolvers.upstreams import close_upstreams
 RESULTS = ("fetched", "hit", "missing", "negative_hit", "stale", "failed")
 
 
+def row_label(loader_class: type[Any]) -> str:
+    """The report's row for a loader: its system, and the kind of record when the system has
+    several (`legacy_permits (permits)`), so each row counts one key per property."""
+    service = loader_class.service
+    siblings = [cls for cls in registry.loader_classes().values() if cls.service == service]
+    if len(siblings) == 1:
+        return str(service)
+    return f"{service} ({loader_class.namespace.split(':')[0]})"
+
+
 class Command(BaseCommand):
     help = (
         "Fetch the external fields of all or some properties (every system in "
@@ -92,7 +102,7 @@ class Command(BaseCommand):
                         return_exceptions=True,
                     )
                     for loader in loaders.built.values():
-                        totals[loader.service].update(loader.tally)
+                        totals[row_label(type(loader))].update(loader.tally)
                     bar.update(len(batch))
                     if options["pause"] and start + size < len(keys):
                         await asyncio.sleep(options["pause"])
@@ -102,7 +112,8 @@ class Command(BaseCommand):
 
     def _report(self, count: int, totals: dict[str, collections.Counter[str]]) -> None:
         self.stdout.write(f"Warmed {count} properties.")
-        header = f"{'system':<14}" + "".join(f"{name:>14}" for name in RESULTS)
+        width = max([14, *(len(label) + 2 for label in totals)])
+        header = f"{'system':<{width}}" + "".join(f"{name:>14}" for name in RESULTS)
         self.stdout.write(header)
-        for service, tally in sorted(totals.items()):
-            self.stdout.write(f"{service:<14}" + "".join(f"{tally[n]:>14}" for n in RESULTS))
+        for label, tally in sorted(totals.items()):
+            self.stdout.write(f"{label:<{width}}" + "".join(f"{tally[n]:>14}" for n in RESULTS))
