@@ -67,6 +67,7 @@ format: install
 
 schema: install
 	DEBUG=1 $(DJANGO) export_schema schema:schema --path schema.graphql
+	DEBUG=1 $(DJANGO) export_stitching_schema --path schema.stitching.graphql
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache *.egg-info

@@ -14,10 +14,11 @@ from typing import Any
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from prometheus_client import Counter
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -28,6 +29,10 @@ from strawberry.types.execution import PreExecutionError
 from django_project.accounts.tokens import InvalidApiTokenError, authenticate_bearer
 from resolvers.context import Context, build_context
 from schema.persisted_queries import PERSISTED_QUERY_CODES
+from schema.stitching import stitching_sdl as stitching_document_text
+
+#: The media type of a GraphQL SDL document.
+SDL_MEDIA_TYPE = "application/graphql; charset=utf-8"
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -319,3 +324,13 @@ class GraphQLView(AsyncGraphQLView):
             # A request error means execution never began: no `data` entry (GraphQL spec).
             processed.pop("data", None)
         return processed
+
+
+@require_safe
+async def stitching_sdl(request: HttpRequest) -> HttpResponseBase:
+    """`GET /graphql/stitching.graphql`: the schema with graphql-tools' stitching directives
+    (schema/stitching.py), for stitching gateways; always served, like federation's
+    `_service { sdl }`, whatever GRAPHQL_INTROSPECTION says (405 for other methods)."""
+    response = HttpResponse(stitching_document_text(), content_type=SDL_MEDIA_TYPE)
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,9 +1,13 @@
-"""Federation entities: representations -> Property rows, batched like every other field.
+"""Property rows by key, batched per request like every other field.
 
-A gateway sends `_entities(representations: [...])` with one entry per Property it needs, keyed
-by `id` or by `parcelId`. One DataLoader takes both, so N representations cost one database
-query per key kind used, whatever N is (strawberry-django's generated resolve_reference runs
-one query per representation).
+Everything that names properties by key goes through one DataLoader per request: federation's
+`_entities(representations: [...])` (by `id` or `parcelId`), the root fields `property(id)` and
+`propertyByParcel(parcelId)` however many aliases ask, and the lookups `propertiesByIds` and
+`propertiesByParcelIds` that stitching gateways batch through. N keys cost one database query
+per key kind used, whatever N is, and because every row arrives in the same tick, their
+external fields batch together too (one upstream call per system). strawberry-django's
+generated resolve_reference, and one `afirst()` per root field, ran a query each and let the
+external fields leave in as many batches as the rows arrived.
 """
 
 from __future__ import annotations
@@ -27,11 +31,18 @@ def _bad_key(representation: Mapping[str, Any]) -> GraphQLError:
 
 
 class PropertyByKeyLoader:
-    """One loader for both key kinds, so every entity of an `_entities` call resolves in the
+    """One loader for both key kinds, so every property a request names by key resolves in the
     same tick and their external fields batch together (one upstream call per system)."""
 
     def __init__(self) -> None:
         self.loader: DataLoader[tuple[str, Any], Property | None] = DataLoader(load_fn=self._load)
+
+    async def by_id(self, pk: int) -> Property | None:
+        return await self.loader.load(("pk", pk))
+
+    async def by_parcel(self, parcel_id: str) -> Property | None:
+        """`parcel_id` normalised (14 digits)."""
+        return await self.loader.load(("parcel_id", parcel_id))
 
     async def load(self, representation: Mapping[str, Any]) -> Property | None:
         """The Property a representation names, or None when there is none.

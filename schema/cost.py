@@ -5,12 +5,15 @@ cost = objects the query can resolve + UPSTREAM_CALL_COST x upstream calls it ca
 - An object is one value of a field with a selection set, per parent it is resolved for: a
   page of 100 properties is 100 objects, and each `listing` under it 100 more.
 - Lists multiply what is under them by the size their arguments ask for: `properties` by its
-  page size (the default page when none is given), `_entities` by its representations, a
-  list with a `first` argument by it.
-- An external field (tagged `metadata={"upstream": <its loader class>}`) adds the calls its
-  loader needs for that many keys with nothing cached: 100 listings are 1 FileMaker call at
-  FileMaker's batch size of 100, 100 owners 2 Salesforce calls. Each occurrence counts, so
-  the bound holds even when occurrences fall into different batches.
+  page size (the default page when none is given), `_entities` by its representations, the
+  lookups by their keys (`ids`, `parcelIds`), a list with a `first` argument by it.
+- An external field (tagged `metadata={"upstream": <its loader class>}`) adds its keys to its
+  loader's; the query costs the calls each loader needs for all its keys with nothing cached:
+  100 listings are 1 FileMaker call at FileMaker's batch size of 100, 100 owners 2 Salesforce
+  calls. Keys add up across occurrences, as they do at run time: aliased root fields,
+  lookups and `_entities` land in one loader batch per request, and what another tick sends
+  joins the same upstream call (resolvers/batching.py). So 60 aliased `property(id:)`
+  lookups with a listing each cost 1 FileMaker call, not 60.
 
 Scalars and `__typename` are free: they come with the row. Checked after validation, with the
 request's variables, before anything executes; over the limit answers COST_LIMIT_EXCEEDED
@@ -47,6 +50,10 @@ COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 UPSTREAM_CALL_COST = 20
 
 
+#: Arguments that list the keys of a lookup: the field returns one object per key.
+LOOKUP_KEYS = ("representations", "ids", "parcelIds")
+
+
 class QueryCost:
     """Walks one operation, fragments included, multiplying by list sizes."""
 
@@ -58,7 +65,16 @@ class QueryCost:
     ) -> None:
         self.schema, self.fragments, self.variables = schema, fragments, variables
         self.objects = 0
-        self.upstream_calls: collections.Counter[str] = collections.Counter()
+        #: Keys each external loader gets, over the whole operation.
+        self.upstream_keys: collections.Counter[Any] = collections.Counter()
+
+    @property
+    def upstream_calls(self) -> collections.Counter[str]:
+        """Upstream calls per system: each loader's calls for all its keys."""
+        calls: collections.Counter[str] = collections.Counter()
+        for loader, keys in self.upstream_keys.items():
+            calls[loader.service] += loader.max_calls(keys)
+        return calls
 
     @property
     def total(self) -> int:
@@ -72,7 +88,7 @@ class QueryCost:
                 continue
             upstream = self._upstream(field)
             if upstream is not None:
-                self.upstream_calls[upstream.service] += upstream.max_calls(items)
+                self.upstream_keys[upstream] += items
             if node.selection_set is not None:
                 self.objects += items
                 size = self._list_size(node, field)
@@ -112,15 +128,17 @@ class QueryCost:
 
     def _list_size(self, node: FieldNode, field: GraphQLField) -> int:
         """How many objects each parent gets from this field, from the arguments that bound
-        it: a page (`pagination`, as on `properties`) or `_entities`' representations. The
+        it: a page (`pagination`, as on `properties`), the keys of a lookup (`_entities`'
+        representations, `propertiesByIds`' ids), a `first`. The
         list a page holds (`results`) has no size of its own: its page already counted."""
         arguments = {
             argument.name.value: value_from_ast_untyped(argument.value, self.variables)
             for argument in node.arguments or ()
         }
-        if node.name.value == "_entities":
-            representations = arguments.get("representations")
-            return len(representations) if isinstance(representations, list) else 1
+        for keys in LOOKUP_KEYS:  # _entities, propertiesByIds, propertiesByParcelIds
+            if keys in field.args:
+                given = arguments.get(keys)
+                return len(given) if isinstance(given, list) else 1
         if "first" in field.args:  # a list bounded by `first` (Property.permits)
             first = arguments.get("first", field.args["first"].default_value)
             return first if isinstance(first, int) and first >= 0 else 1

@@ -13,17 +13,44 @@ def post(client, body: str | bytes, content_type: str = "application/json"):
     return client.post("/graphql/", data=body, content_type=content_type)
 
 
-def test_too_many_aliases(client, settings):
+def test_too_many_aliases_repeating_the_same_field(client, settings):
+    # the first selection is not a repeat; the next MAX + 1 are
     fields = " ".join(
-        f'a{i}: property(id: "1") {{ id }}' for i in range(settings.GRAPHQL_MAX_ALIASES + 1)
+        f'a{i}: property(id: "1") {{ id }}' for i in range(settings.GRAPHQL_MAX_ALIASES + 2)
     )
 
     response = post(client, json.dumps({"query": f"{{ {fields} }}"}))
 
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == (
-        f"{settings.GRAPHQL_MAX_ALIASES + 1} aliases found. Allowed: {settings.GRAPHQL_MAX_ALIASES}"
+        f"{settings.GRAPHQL_MAX_ALIASES + 1} aliases repeat a field with the same arguments. "
+        f"Allowed: {settings.GRAPHQL_MAX_ALIASES}"
     )
+
+
+def test_repeated_scalars_count_too(client, settings):
+    fields = " ".join(f"p{i}: parcelId" for i in range(settings.GRAPHQL_MAX_ALIASES + 2))
+
+    response = post(client, json.dumps({"query": f'{{ property(id: "1") {{ {fields} }} }}'}))
+
+    assert "aliases repeat a field" in response.json()["errors"][0]["message"]
+
+
+def test_aliases_with_different_arguments_are_left_to_the_cost_limit(client, settings):
+    # a stitching gateway's batch: 60 lookups, each its own id
+    count = 2 * settings.GRAPHQL_MAX_ALIASES
+    variables = {f"v{i}": str(i + 1) for i in range(count)}
+    declared = ", ".join(f"$v{i}: ID!" for i in range(count))
+    fields = " ".join(f"_{i}: property(id: $v{i}) {{ id }}" for i in range(count))
+    query = f"query Batch({declared}) {{ {fields} }}"
+
+    response = post(client, json.dumps({"query": query, "variables": variables}))
+
+    assert "errors" not in response.json(), response.json()["errors"][0]
+    # ...and the cost limit still judges the whole: each lookup is an object
+    settings.GRAPHQL_MAX_COST = count - 1
+    refused = post(client, json.dumps({"query": query, "variables": variables})).json()
+    assert refused["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
 
 
 def test_a_thousand_aliases_hidden_in_fragments_are_counted(client, settings):
@@ -40,7 +67,8 @@ def test_a_thousand_aliases_hidden_in_fragments_are_counted(client, settings):
 
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == (
-        f"1000 aliases found. Allowed: {settings.GRAPHQL_MAX_ALIASES}"
+        f"999 aliases repeat a field with the same arguments. "
+        f"Allowed: {settings.GRAPHQL_MAX_ALIASES}"
     )
 
 

@@ -9,6 +9,7 @@ from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 from schema import schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+STITCHING_FILE = SCHEMA_FILE.with_name("schema.stitching.graphql")
 REGENERATE = "make schema  (python manage.py export_schema schema:schema --path schema.graphql)"
 # Types strawberry and strawberry-django ship; we cannot attach descriptions to them.
 LIBRARY_TYPES = {
@@ -28,6 +29,14 @@ def test_schema_file_matches_the_live_schema():
     committed = SCHEMA_FILE.read_text(encoding="utf-8").strip() if SCHEMA_FILE.exists() else ""
 
     assert committed == live, f"schema.graphql is out of date; regenerate it with: {REGENERATE}"
+
+
+def test_stitching_file_matches_the_live_schema():
+    from schema.stitching import stitching_sdl
+
+    committed = STITCHING_FILE.read_text(encoding="utf-8") if STITCHING_FILE.exists() else ""
+
+    assert committed == stitching_sdl(), "schema.stitching.graphql is out of date: make schema"
 
 
 def test_every_type_and_field_we_define_has_a_description():
