@@ -33,6 +33,7 @@ from django.urls import reverse
 from prometheus_client import Gauge
 
 from django_project.views import HttpError, error_response, negotiate_media_type
+from resolvers import batching
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -145,8 +146,12 @@ class AdmissionMiddleware:
             return error_response(refusal, negotiate_media_type(request) or "application/json")
         state.enter()
         REQUESTS_IN_FLIGHT.inc()
+        # the shared fetches (resolvers/batching.py) see which requests are yet to ask for
+        # external keys: a lone request's keys leave at once, a burst's wait for each other
+        mark = batching.request_started()
         try:
             return await self.get_response(request)
         finally:
+            batching.request_finished(mark)
             state.leave()
             REQUESTS_IN_FLIGHT.dec()

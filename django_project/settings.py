@@ -179,8 +179,12 @@ GRAPHQL_MAX_IN_FLIGHT = env_int("GRAPHQL_MAX_IN_FLIGHT", 512, minimum=1)
 GRAPHQL_MAX_LOOP_LAG_MS = env_float("GRAPHQL_MAX_LOOP_LAG_MS", 150.0, minimum=1.0)
 # Milliseconds keys that concurrent requests want from the same system may wait for each
 # other before their call leaves (resolvers/batching.py); the call leaves earlier once no key
-# joined for a tenth of it. 0: keys batch per request only.
+# joined for half of it. 0: keys batch per request only.
 UPSTREAM_BATCH_WINDOW_MS = env_float("UPSTREAM_BATCH_WINDOW_MS", 20.0, minimum=0.0)
+# Milliseconds a worker's lease on the keys it fetches lasts in Redis (renewed while the fetch
+# runs): workers sharing the Redis cache fetch each key once between them, and a worker that
+# dies holding a lease delays the others by at most this (resolvers/fleet.py). 0: off.
+UPSTREAM_LEASE_MS = env_int("UPSTREAM_LEASE_MS", 2000, minimum=0)
 # Query cost: objects resolved + 20 per upstream call the query can cause (schema/cost.py).
 # A page of 100 properties with all four external fields costs about 600.
 GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 2500, minimum=10)

@@ -20,12 +20,17 @@ from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import JsonSerializer
 from django.conf import settings
+from redis.asyncio import BlockingConnectionPool
 
 T = TypeVar("T")
 
 NAMESPACE = "propertygraph"
 #: Seconds an operation may take before the cache counts as down; well under a request budget.
 OPERATION_TIMEOUT = 0.5
+#: Redis connections per worker (event loop). A burst of requests queues for them, up to
+#: OPERATION_TIMEOUT; redis-py's own pool allows 100 and then *raises* at once, which made a
+#: busy worker treat a healthy Redis as down and fetch upstream what it had cached.
+REDIS_CONNECTIONS = 32
 
 _per_loop: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[tuple[Any, ...], BaseCache]
@@ -49,6 +54,10 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
             namespace=NAMESPACE,
             serializer=JsonSerializer(),
             timeout=OPERATION_TIMEOUT,
+            pool_max_size=REDIS_CONNECTIONS,
+            connection_pool_class=BlockingConnectionPool,
+            connection_pool_kwargs={"timeout": OPERATION_TIMEOUT},
+            create_connection_timeout=OPERATION_TIMEOUT,
         )
     return Cache(
         Cache.MEMORY, namespace=NAMESPACE, serializer=JsonSerializer(), timeout=OPERATION_TIMEOUT
@@ -73,6 +82,83 @@ def get_cache() -> BaseCache:
     if cache is None:
         cache = caches[config] = build_cache(settings.CACHE_CONFIG)
     return cache
+
+
+@dataclasses.dataclass(frozen=True)
+class _ReadFailed:
+    error: BaseException
+
+
+_reads: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[int, str], asyncio.Future[Any]]
+] = weakref.WeakKeyDictionary()
+
+
+async def read_shared(cache: BaseCache, cache_keys: list[str]) -> list[Any]:
+    """The entries for `cache_keys` (None where absent). Requests of this event loop reading
+    a key at the same time share one round trip: a burst of requests for the same page
+    reads it once per worker, not once per request (each read holds a Redis connection
+    and decodes every entry). Waits at most OPERATION_TIMEOUT (resolvers/timing.py).
+
+    Raises:
+        Exception: the read failed or timed out (for a read shared with others, theirs).
+    """
+    from resolvers.timing import WITHIN_EXTENSIONS, wait_until, within
+
+    loop = asyncio.get_running_loop()
+    flights = _reads.setdefault(loop, {})
+    ident = id(cache)
+    futures: list[asyncio.Future[Any]] = []
+    mine: list[tuple[str, asyncio.Future[Any]]] = []
+    for key in cache_keys:
+        flight = flights.get((ident, key))
+        if flight is None:
+            flight = flights[(ident, key)] = loop.create_future()
+            mine.append((key, flight))
+        futures.append(flight)
+    if mine:
+        outcome: list[Any] | _ReadFailed
+        try:
+            outcome = list(
+                await within(cache.multi_get([k for k, _ in mine], timeout=None), OPERATION_TIMEOUT)
+            )
+        except BaseException as exc:
+            outcome = _ReadFailed(exc)
+            if not isinstance(exc, Exception):
+                _settle_reads(flights, ident, mine, outcome)
+                raise
+        _settle_reads(flights, ident, mine, outcome)
+    waiting = [f for f in futures if not f.done()]
+    if waiting:
+        await wait_until(
+            waiting,
+            loop.time() + OPERATION_TIMEOUT,
+            grace=OPERATION_TIMEOUT,
+            extensions=WITHIN_EXTENSIONS,
+        )
+    entries = []
+    for future in futures:
+        if not future.done():
+            raise TimeoutError("a shared cache read did not finish")
+        value = future.result()
+        if isinstance(value, _ReadFailed):
+            raise ConnectionError("the cache read failed") from value.error
+        entries.append(value)
+    return entries
+
+
+def _settle_reads(
+    flights: dict[tuple[int, str], asyncio.Future[Any]],
+    ident: int,
+    mine: list[tuple[str, asyncio.Future[Any]]],
+    outcome: list[Any] | _ReadFailed,
+) -> None:
+    """Results, never exceptions: a future nobody awaits must not log an error."""
+    for index, (key, flight) in enumerate(mine):
+        if flights.get((ident, key)) is flight:
+            del flights[(ident, key)]
+        if not flight.done():
+            flight.set_result(outcome if isinstance(outcome, _ReadFailed) else outcome[index])
 
 
 def to_json(value: Any) -> Any:

@@ -24,7 +24,6 @@ The cache itself failing (Redis down) degrades to "miss" and never fails a reque
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import time
@@ -32,15 +31,18 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
+from aiocache import RedisCache
 from aiocache.base import BaseCache
 from django.conf import settings
 from prometheus_client import Counter
 from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError
-from resolvers.batching import SETTLED_GRACE, shared_fetches, wait_until
-from resolvers.cache import OPERATION_TIMEOUT, from_json, to_json
+from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
+from resolvers.cache import OPERATION_TIMEOUT, from_json, read_shared, to_json
 from resolvers.errors import deadline_error, graphql_error
+from resolvers.fleet import fleet_for_loop
+from resolvers.timing import within
 
 CACHE_LOOKUPS = Counter(
     "external_cache_lookups",
@@ -189,6 +191,9 @@ class ExternalLoader(Generic[K, V]):
             await self.cache.delete(self.cache_key(key))
         except Exception:  # noqa: BLE001 - a cache outage must not fail the write that just worked
             logger.warning("%s cache: could not invalidate %s", self.service, self.cache_key(key))
+        fleet = fleet_for_loop(forget_here) if self.shares_cache() else None
+        if fleet is not None:  # every other worker forgets it now, not after the settled grace
+            await fleet.forgotten([self.cache_key(key)])
 
     # -- the batch --------------------------------------------------------------------------
 
@@ -268,23 +273,43 @@ class ExternalLoader(Generic[K, V]):
             ]
         )
 
+    async def cached(self, cache_keys: list[str]) -> dict[str, V | None]:
+        """The fresh cache entries among `cache_keys` (another worker's fetch wrote them),
+        decoded; None for a cached "no such record". Keys without one are left out."""
+        now = self.clock()
+        entries = await self._cache_read(cache_keys)
+        return {
+            key: None if entry["v"] is None else self.decode(entry["v"])
+            for key, entry in zip(cache_keys, entries, strict=True)
+            if self._is_fresh(entry, now)
+        }
+
     def grace(self) -> float:
         """How long a settled fetch keeps answering joiners; never past the TTL."""
         return min(SETTLED_GRACE, self.policy.ttl)
 
+    def shares_cache(self) -> bool:
+        """Whether other workers read this cache (Redis): only then do they coordinate their
+        fetches through leases (resolvers/fleet.py). A loader on a process-local cache
+        fetches for itself, whatever CACHE_URL says."""
+        return isinstance(self.cache, RedisCache)
+
     # -- cache access that never fails a request --------------------------------------------
 
-    # Timeouts here use asyncio.timeout, not aiocache's own (asyncio.wait_for, which on Python
-    # 3.11 can swallow a cancellation that arrives as the read completes, and then the batch
-    # would wait for upstreams after its request was cancelled).
+    # Timeouts here are resolvers/timing.py's `within`, not aiocache's own (asyncio.wait_for,
+    # which on Python 3.11 can swallow a cancellation that arrives as the read completes), and
+    # not a plain asyncio.timeout either: on a saturated loop that fires before the task whose
+    # answer already arrived, and every request of a burst fetched upstream what Redis had.
 
     async def _cache_read(self, cache_keys: list[str]) -> list[Any]:
         try:
-            async with asyncio.timeout(OPERATION_TIMEOUT):
-                return list(await self.cache.multi_get(cache_keys, timeout=None))
-        except Exception:  # noqa: BLE001 - Redis down or slow: fetch instead
+            return await read_shared(self.cache, cache_keys)
+        except Exception as exc:  # noqa: BLE001 - Redis down or slow: fetch instead
             logger.warning(
-                "%s cache read failed; fetching %d keys upstream", self.service, len(cache_keys)
+                "%s cache read failed (%s); fetching %d keys upstream",
+                self.service,
+                type(exc.__cause__ or exc).__name__,
+                len(cache_keys),
             )
             return [None] * len(cache_keys)
 
@@ -292,7 +317,9 @@ class ExternalLoader(Generic[K, V]):
         if not pairs:
             return
         try:
-            async with asyncio.timeout(OPERATION_TIMEOUT):
-                await self.cache.multi_set(pairs, ttl=self.policy.stale_ttl, timeout=None)
+            await within(
+                self.cache.multi_set(pairs, ttl=self.policy.stale_ttl, timeout=None),
+                OPERATION_TIMEOUT,
+            )
         except Exception:  # noqa: BLE001 - the answer is already in hand
             logger.warning("%s cache write failed for %d keys", self.service, len(pairs))

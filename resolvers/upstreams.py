@@ -19,6 +19,7 @@ from typing import Any
 
 from clients.core import ExternalClient
 from clients.pool import new_pool
+from resolvers.fleet import close_fleet
 from resolvers.registry import integrations
 
 
@@ -52,7 +53,9 @@ def get_upstreams() -> Upstreams:
 
 
 async def close_upstreams() -> None:
-    """Close this loop's clients and pool, if any were built."""
+    """Close this loop's clients and pools, if any were built, and its link to the other
+    workers (resolvers/fleet.py)."""
     upstreams = _per_loop.pop(asyncio.get_running_loop(), None)
     if upstreams is not None:
         await upstreams.aclose()
+    await close_fleet()

@@ -133,3 +133,16 @@ def app_server(env: Mapping[str, str], log: IO[str], *, workers: int = 1) -> Ite
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/healthz", process)
         yield base
+
+
+#: Emulator routes that log in rather than fetch data.
+AUTH_ROUTES = ("sessions", "oauth2/token")
+
+
+def data_calls(urls: Mapping[str, str]) -> dict[str, int]:
+    """Data calls each emulator has answered since its last reset (logins not counted)."""
+    found = {}
+    for name, url in urls.items():
+        calls = httpx.get(f"{url}/_emulator/stats").json()["calls"]
+        found[name] = sum(n for route, n in calls.items() if not route.endswith(AUTH_ROUTES))
+    return found

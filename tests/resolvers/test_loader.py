@@ -20,6 +20,7 @@ from aiocache.serializers import JsonSerializer
 from graphql import GraphQLError
 
 from clients.errors import ExternalServiceError, ServiceUnavailable
+from resolvers import batching
 from resolvers.loader import CachePolicy, ExternalLoader, Stale
 from tests.clocks import FakeClock
 
@@ -181,13 +182,66 @@ async def test_window_zero_batches_per_request_only(cache, clock):
     assert upstream.calls == [["a"], ["b"], ["c"], ["d"]]
 
 
-async def test_a_lone_key_waits_only_for_the_quiet_gap_not_the_window(cache, clock):
+async def test_a_lone_key_waits_only_for_the_quiet_gap_not_the_window(cache, clock, monkeypatch):
     upstream = Upstream()
+    monkeypatch.setattr(batching, "QUIET_SHARE", 0.01)
 
-    # the window is 20 s; with nobody else asking, the call leaves after a tenth of it
+    # the window is 20 s; with nobody else asking, the call leaves after the quiet gap (0.2 s)
     load = request(upstream, cache, clock, window=20.0).load("a")
 
     assert await asyncio.wait_for(load, timeout=10.0) == Thing("a")
+    assert upstream.calls == [["a"]]
+
+
+async def test_keys_wait_for_requests_in_progress_that_have_not_asked_yet(cache, clock):
+    # quiet gap 0.5 s; request B asks only after 1.5 s (still parsing, or waiting for the
+    # database under a burst): A's key waits for it instead of leaving alone
+    upstream = Upstream()
+    b_may_ask = asyncio.Event()
+
+    async def request_a() -> Thing | None:
+        mark = batching.request_started()
+        try:
+            return await request(upstream, cache, clock, window=1.0).load("a")
+        finally:
+            batching.request_finished(mark)
+
+    async def request_b() -> Thing | None:
+        mark = batching.request_started()
+        try:
+            await b_may_ask.wait()
+            return await request(upstream, cache, clock, window=1.0).load("b")
+        finally:
+            batching.request_finished(mark)
+
+    a, b = asyncio.create_task(request_a()), asyncio.create_task(request_b())
+    await asyncio.sleep(1.5)  # three quiet gaps: without the rule, A's call has left
+    b_may_ask.set()
+
+    assert await asyncio.wait_for(asyncio.gather(a, b), timeout=10.0) == [Thing("a"), Thing("b")]
+    assert upstream.calls == [["a", "b"]]
+
+
+async def test_keys_stop_waiting_when_the_request_yet_to_ask_ends_without_asking(cache, clock):
+    upstream = Upstream()
+    done = asyncio.Event()
+
+    async def request_without_external_fields() -> None:
+        mark = batching.request_started()
+        await done.wait()
+        batching.request_finished(mark)
+
+    other = asyncio.create_task(request_without_external_fields())
+    mark = batching.request_started()
+    try:
+        load = asyncio.ensure_future(request(upstream, cache, clock, window=1.0).load("a"))
+        await turns()
+        done.set()  # the only request that could have joined is gone: no point waiting
+        # the stretch is 12 windows (12 s); the call leaves within a quiet gap or two
+        assert await asyncio.wait_for(load, timeout=6.0) == Thing("a")
+    finally:
+        batching.request_finished(mark)
+    await other
     assert upstream.calls == [["a"]]
 
 
