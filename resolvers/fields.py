@@ -1,12 +1,24 @@
-"""What a schema resolver calls to read an external field: staleness reported here."""
+"""What a schema resolver calls to read an external field: staleness reported here.
+
+Two paths. `resolve_external` awaits the loader (a coroutine, so graphql-core gives the field
+a task of its own). `in_hand` answers at once, without a coroutine, when this request's
+loader already holds the key's outcome: after `prefetch` loaded a page's keys for every
+selected system in one batch each, a 1,000-row page resolves its external fields as plain
+values, as cheaply as its local ones, instead of with four tasks per row.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from resolvers.loader import ExternalLoader, Stale
 
 V = TypeVar("V")
+
+#: `in_hand`'s answer when the request does not hold the key's outcome yet.
+NOT_IN_HAND: Any = object()
 
 
 async def resolve_external(info: Any, loader: ExternalLoader[Any, V], key: Any) -> V | None:
@@ -20,7 +32,38 @@ async def resolve_external(info: Any, loader: ExternalLoader[Any, V], key: Any) 
         GraphQLError: the upstream failed, or did not answer within the budget, and nothing
             cached could stand in.
     """
-    result = await loader.load(key)
+    value: V | None = _present(info, await loader.load(key))
+    return value
+
+
+def in_hand(info: Any, loader: ExternalLoader[Any, V], key: Any) -> V | None:
+    """What `resolve_external` would answer, when the request already holds it; else
+    NOT_IN_HAND (nothing asked for `key` yet, or its load is still under way).
+
+    Raises:
+        GraphQLError: the key's load settled with its coded error.
+    """
+    future = loader.loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled():
+        return NOT_IN_HAND  # type: ignore[no-any-return]
+    error = future.exception()
+    if error is not None:
+        raise error
+    value: V | None = _present(info, future.result())
+    return value
+
+
+async def prefetch(wanted: Iterable[tuple[ExternalLoader[Any, Any], Iterable[Any]]]) -> None:
+    """Load every (loader, keys) pair at once: one batch per loader, all systems in parallel,
+    within the request's budget (the loaders apply it). Outcomes stay in the loaders for
+    `in_hand`; failures are not raised here (each field reports its own)."""
+    futures = [loader.loader.load(key) for loader, keys in wanted for key in keys]
+    if futures:
+        # DataLoader futures, not coroutines: gathering them creates no task per key
+        await asyncio.gather(*futures, return_exceptions=True)
+
+
+def _present(info: Any, result: Any) -> Any:
     if isinstance(result, Stale):
         info.context.stale.append(
             {

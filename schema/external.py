@@ -4,6 +4,11 @@ The field resolves through the system's loader (batched, cached, within the requ
 budget; resolvers/fields.py), keeps the key's model fields loaded (`only`), and tells the cost
 limit which loader it calls (`metadata["upstream"]`). It is always nullable: null without an
 error means the system has no such record, null with a coded error that it failed.
+
+Its resolver is a plain function: when the request already holds the value (the fields that
+return properties prefetch their rows' keys: schema/prefetch.py) it returns it at once, with
+no coroutine and no task; otherwise it returns the awaitable that loads it. Marked
+`is_async_safe`, as it runs no query, so strawberry-django does not send it to a thread.
 """
 
 from __future__ import annotations
@@ -14,15 +19,22 @@ import strawberry
 import strawberry_django
 
 from resolvers.context import Context
-from resolvers.fields import resolve_external
+from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.loader import ExternalLoader
 
 
 def external_field(loader: type[ExternalLoader[Any, Any]], type_: type, *, description: str) -> Any:
     """A field of Property answered by `loader`, of GraphQL type `type_` (nullable)."""
 
-    async def resolve(root: Any, info: strawberry.Info[Context, None]) -> Any:
-        return await resolve_external(info, info.context.loaders.get(loader), loader.key_for(root))
+    def resolve(root: Any, info: strawberry.Info[Context, None]) -> Any:
+        request_loader = info.context.loaders.get(loader)
+        key = loader.key_for(root)
+        value = in_hand(info, request_loader, key)
+        if value is NOT_IN_HAND:
+            return resolve_external(info, request_loader, key)
+        return value
+
+    resolve.is_async_safe = True  # type: ignore[attr-defined]
 
     # Set here, not written above: this module's annotations are strings (PEP 563).
     resolve.__annotations__ = {

@@ -13,7 +13,7 @@ import strawberry_django
 from strawberry import UNSET
 
 from resolvers.context import Context
-from resolvers.fields import resolve_external
+from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.legacy_permits import OpenViolationsByParcelLoader, PermitsByParcelLoader
 from schema.errors import BAD_USER_INPUT, coded_error
 from schema.external import external_field
@@ -61,20 +61,45 @@ class Violation:
     description: str | None = strawberry.field(description="The case, in the inspector's words.")
 
 
-async def _permits(
+def _permits(
     root: Any,
     info: Info,
     status: list[PermitStatus] | None = UNSET,
     issued_after: date | None = UNSET,
     first: int | None = 20,
 ) -> list[Permit] | None:
+    """The parcel's permits, chosen by the arguments: at once when the request holds them
+    (schema/external.py explains why), else through the loader."""
     first = 20 if first is None else first
     if not 1 <= first <= MAX_PERMITS:
         raise coded_error(
             f"first must be between 1 and {MAX_PERMITS}, got {first}.", BAD_USER_INPUT
         )
     loader = info.context.loaders.get(PermitsByParcelLoader)
-    permits = await resolve_external(info, loader, PermitsByParcelLoader.key_for(root))
+    key = PermitsByParcelLoader.key_for(root)
+    permits = in_hand(info, loader, key)
+    if permits is NOT_IN_HAND:
+        return _permits_loaded(info, loader, key, status, issued_after, first)  # type: ignore[return-value]
+    return _chosen(permits, status, issued_after, first)
+
+
+_permits.is_async_safe = True  # type: ignore[attr-defined]
+
+
+async def _permits_loaded(
+    info: Info,
+    loader: PermitsByParcelLoader,
+    key: Any,
+    status: list[PermitStatus] | None,
+    issued_after: date | None,
+    first: int,
+) -> list[Permit] | None:
+    return _chosen(await resolve_external(info, loader, key), status, issued_after, first)
+
+
+def _chosen(
+    permits: Any, status: list[PermitStatus] | None, issued_after: date | None, first: int
+) -> list[Permit] | None:
     if permits is None:
         return None
     wanted = {s.value for s in status} if status else None

@@ -13,16 +13,19 @@ from typing import Any
 
 import strawberry
 import strawberry_django
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from graphql import GraphQLError
-from strawberry_django.pagination import OffsetPaginated
+from strawberry_django.pagination import NodeType
+from strawberry_django.pagination import OffsetPaginated as DjangoOffsetPaginated
 
 from django_project.properties import models
 from django_project.properties.validators import normalize_parcel_id, validate_parcel_id
 from resolvers.context import Context
 from schema.errors import BAD_USER_INPUT, coded_error, parse_object_id
 from schema.filters import PropertyFilter, PropertyListField, PropertyOrder
+from schema.prefetch import prefetch_rows
 from schema.property import Property
 
 Info = strawberry.Info[Context, None]
@@ -44,11 +47,15 @@ def parse_parcel_id(raw: str) -> str:
 
 async def _property_by_id(info: Info, id: strawberry.ID) -> models.Property | None:
     pk = parse_object_id(id, type_name="Property")
-    return await info.context.property_by_key.by_id(pk)
+    row = await info.context.property_by_key.by_id(pk)
+    await prefetch_rows(info, [row])
+    return row
 
 
 async def _property_by_parcel(info: Info, parcel_id: str) -> models.Property | None:
-    return await info.context.property_by_key.by_parcel(parse_parcel_id(parcel_id))
+    row = await info.context.property_by_key.by_parcel(parse_parcel_id(parcel_id))
+    await prefetch_rows(info, [row])
+    return row
 
 
 def _check_lookup_size(keys: list[Any], argument: str) -> None:
@@ -74,7 +81,9 @@ async def _lookup(keys: list[Any], one: Any) -> list[Any]:
 async def _properties_by_ids(info: Info, ids: list[strawberry.ID]) -> list[models.Property | None]:
     _check_lookup_size(ids, "ids")
     loader = info.context.property_by_key
-    return await _lookup(ids, lambda raw: loader.by_id(parse_object_id(raw, type_name="Property")))
+    rows = await _lookup(ids, lambda raw: loader.by_id(parse_object_id(raw, type_name="Property")))
+    await prefetch_rows(info, rows)
+    return rows
 
 
 async def _properties_by_parcel_ids(
@@ -82,7 +91,24 @@ async def _properties_by_parcel_ids(
 ) -> list[models.Property | None]:
     _check_lookup_size(parcel_ids, "parcelIds")
     loader = info.context.property_by_key
-    return await _lookup(parcel_ids, lambda raw: loader.by_parcel(parse_parcel_id(raw)))
+    rows = await _lookup(parcel_ids, lambda raw: loader.by_parcel(parse_parcel_id(raw)))
+    await prefetch_rows(info, rows)
+    return rows
+
+
+@strawberry.type
+class OffsetPaginated(DjangoOffsetPaginated[NodeType]):
+    """strawberry-django's page (same GraphQL type, `PropertyOffsetPaginated`) whose rows
+    arrive with the external values the query selects on them already loaded."""
+
+    @strawberry.field(description="List of paginated results.")  # type: ignore[misc]
+    async def results(self, info: Info) -> list[NodeType]:
+        rows = await sync_to_async(self._rows)()
+        await prefetch_rows(info, rows)
+        return rows
+
+    def _rows(self) -> list[Any]:
+        return list(self.get_paginated_queryset() or [])
 
 
 @strawberry.type(description="Read operations.")
