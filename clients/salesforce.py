@@ -23,6 +23,7 @@ RequestRejected; 503 SERVER_UNAVAILABLE -> ServiceUnavailable (retried); 500 -> 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,16 +74,26 @@ class SalesforceConfig(HttpConfig):
     @property
     def keys_per_call(self) -> int:
         """Parcel ids one account query carries: the URI length binds before batch_size
-        (about 75 of the 14-digit ids at 2,000 characters)."""
-        plan = AccountQueryPlan(self)
-        literal = soql_quote("0" * 14)
-        count, length = 0, 0
-        while count < self.batch_size:
-            length = plan.length_with(length, literal, first=count == 0)
-            if length > plan.room:
-                break
-            count += 1
-        return max(1, count)
+        (about 75 of the 14-digit ids at 2,000 characters). Computed once per setting: every
+        request's cost estimate and every batch asks."""
+        return _ids_per_query(
+            self.api_version, self.parcel_field, self.max_uri_length, self.batch_size
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _ids_per_query(
+    api_version: str, parcel_field: str, max_uri_length: int, batch_size: int
+) -> int:
+    plan = AccountQueryPlan.for_settings(api_version, parcel_field, max_uri_length)
+    literal = soql_quote("0" * 14)
+    count, length = 0, 0
+    while count < batch_size:
+        length = plan.length_with(length, literal, first=count == 0)
+        if length > plan.room:
+            break
+        count += 1
+    return max(1, count)
 
 
 class AccountQueryPlan:
@@ -90,16 +101,26 @@ class AccountQueryPlan:
     (URL encoding is per character, so lengths add up) instead of encoding every candidate."""
 
     def __init__(self, config: SalesforceConfig) -> None:
-        field_name = config.parcel_field
+        self._plan(config.api_version, config.parcel_field, config.max_uri_length)
+
+    @classmethod
+    def for_settings(
+        cls, api_version: str, parcel_field: str, max_uri_length: int
+    ) -> AccountQueryPlan:
+        plan = cls.__new__(cls)
+        plan._plan(api_version, parcel_field, max_uri_length)
+        return plan
+
+    def _plan(self, api_version: str, field_name: str, max_uri_length: int) -> None:
         self.select = (
             f"SELECT {', '.join(ACCOUNT_FIELDS)}, {field_name} FROM Account "  # noqa: S608
             f"WHERE {field_name} IN "
         )
-        path = f"/services/data/{config.api_version}/query"
+        path = f"/services/data/{api_version}/query"
         self.base = len(str(httpx.URL(path, params={"q": self.select + "()"})))
         self.separator = _encoded_length(", ")
         #: Characters the IN list may take: the instance URL is unknown until login.
-        self.room = config.max_uri_length - INSTANCE_URL_ALLOWANCE - self.base
+        self.room = max_uri_length - INSTANCE_URL_ALLOWANCE - self.base
 
     def length_with(self, length: int, literal: str, *, first: bool) -> int:
         """The IN list's encoded length once `literal` is added to one of `length`."""

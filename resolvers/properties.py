@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
@@ -63,9 +64,18 @@ class PropertyByKeyLoader:
     @staticmethod
     async def _load(keys: list[tuple[str, Any]]) -> list[Property | None]:
         found: dict[tuple[str, Any], Property] = {}
-        for kind in ("pk", "parcel_id"):
-            values = [value for k, value in keys if k == kind]
-            if values:
-                async for prop in Property.objects.filter(**{f"{kind}__in": values}):
-                    found[(kind, getattr(prop, kind))] = prop
+        for kind, rows in (await sync_to_async(_rows_by_kind)(keys)).items():
+            for prop in rows:
+                found[(kind, getattr(prop, kind))] = prop
         return [found.get(key) for key in keys]
+
+
+def _rows_by_kind(keys: list[tuple[str, Any]]) -> dict[str, list[Property]]:
+    """One query per key kind, in one trip to the database thread (`async for` over a
+    queryset hops to the thread and back once per chunk and once more to learn it ended)."""
+    by_kind: dict[str, list[Property]] = {}
+    for kind in ("pk", "parcel_id"):
+        values = [value for k, value in keys if k == kind]
+        if values:
+            by_kind[kind] = list(Property.objects.filter(**{f"{kind}__in": values}))
+    return by_kind
