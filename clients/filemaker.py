@@ -11,6 +11,7 @@ and limits.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,17 +69,26 @@ def _decimal(value: Any) -> Decimal | None:
         raise ValueError(f"not a number: {type(value).__name__}") from exc
 
 
+_ISO_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})")
+_US_TIMESTAMP = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})")
+
+
 def _timestamp(value: Any) -> datetime | None:
     """FileMaker timestamps: ISO with dateformats=2, else US `MM/DD/YYYY HH:MM:SS`."""
     if value in (None, ""):
         return None
     text = str(value)
-    for pattern in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
-        try:
-            return datetime.strptime(text, pattern)  # noqa: DTZ007 - FileMaker has no zone
-        except ValueError:
-            continue
-    raise ValueError("unrecognised timestamp")
+    # by hand rather than strptime (about ten times the cost, once per listing)
+    iso = _ISO_TIMESTAMP.fullmatch(text)
+    us = None if iso else _US_TIMESTAMP.fullmatch(text)
+    found = iso.groups() if iso else None
+    if us:
+        month, day, year, hour, minute, second = us.groups()
+        found = (year, month, day, hour, minute, second)
+    if found is None:
+        raise ValueError("unrecognised timestamp")
+    year, month, day, hour, minute, second = (int(part) for part in found)
+    return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - FileMaker has no zone
 
 
 def listing_from_record(record: FileMakerRecord) -> Listing:

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -98,8 +98,10 @@ def legacy_date(raw: Any, name: str) -> date | None:
     text = str(raw or "").strip()
     if not text or text == NO_DATE:
         return None
-    try:
-        return datetime.strptime(text, "%Y%m%d").date()  # noqa: DTZ007 - a calendar date
+    try:  # by hand: strptime costs about ten times as much, per permit and date
+        if len(text) != 8 or not text.isdigit():
+            raise ValueError(text)
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         raise UnreadableRowError(f"{name} {text!r} is not a YYYYMMDD date") from None
 

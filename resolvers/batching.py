@@ -425,6 +425,8 @@ class SharedFetches:
             return error
         outcomes = {key: records.get(flight.key) for key, flight in pending.items()}
         self._settle(fetcher, pending, outcomes)
+        # let the requests that waited for these answer before the cache write encodes them
+        await asyncio.sleep(0)
         try:
             await fetcher.fetched(
                 (key, value)
