@@ -27,6 +27,7 @@ KEYS = {
     "rps_warm",
     "rps_plain",
     "peak_rss_mb",
+    "burst_warm",
 }
 
 
@@ -81,3 +82,7 @@ def test_bench_writes_the_documented_figures(tmp_path):
     assert set(figures["rps_warm"]) == set(figures["rps_plain"]) == {"1", "8", "32"}
     assert figures["naive_speedup"] > 1
     assert "upstream calls, cold query" in result.stdout
+    burst = figures["burst_warm"]
+    assert 0 < burst["p50_ms"] <= burst["p99_ms"]
+    assert burst["rps"] > 0
+    assert "150 warm clients p50/p99/rps" in result.stdout

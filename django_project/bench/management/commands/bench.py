@@ -26,6 +26,9 @@ from django_project.bench.queries import detail_query, page_query
 from django_project.bench.stack import Server, stack
 from resolvers.registry import loader_classes
 
+#: Clients in the concurrent warm burst (the concurrency issue's 150 detail clients).
+BURST = 150
+
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
@@ -117,6 +120,9 @@ class Command(BaseCommand):
                         http, warm.url, ids, concurrency, options["requests"], graphql=False
                     )
 
+                self.stderr.write(f"N = {n}: {BURST} concurrent warm detail clients ...")
+                burst = await self._burst(warm.url, ids)
+
                 cold_p50, warm_p50 = statistics.median(cold_times), statistics.median(warm_times)
                 cold_floor = max(upstream_ms.values()) + warm_p50
                 report[str(n)] = {
@@ -135,6 +141,7 @@ class Command(BaseCommand):
                     "naive_speedup": None if naive_ms is None else round(naive_ms / cold_p50, 1),
                     "rps_warm": rps_warm,
                     "rps_plain": rps_plain,
+                    "burst_warm": burst,
                     "peak_rss_mb": round(warm.peak_rss_mb(), 1),
                 }
         return report
@@ -206,6 +213,32 @@ class Command(BaseCommand):
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return round(total / (time.perf_counter() - started), 1)
 
+    @staticmethod
+    async def _burst(url: str, ids: list[str]) -> dict[str, float]:
+        """BURST clients, each sending one warm detail query at once (connections opened
+        first): p50 and p99 latency, and answers per second over the burst."""
+        detail = detail_query()
+        limits = httpx.Limits(max_connections=BURST, max_keepalive_connections=BURST)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+            await asyncio.gather(*(http.get(f"{url}/healthz") for _ in range(BURST)))
+
+            async def one(i: int) -> float:
+                body = {"query": detail, "variables": {"id": ids[i % len(ids)]}}
+                started = time.perf_counter()
+                r = await http.post(f"{url}/graphql/", json=body)
+                if r.status_code != 200 or r.json().get("errors"):
+                    raise RuntimeError(f"burst request failed: {r.status_code} {r.text[:200]}")
+                return (time.perf_counter() - started) * 1000
+
+            started = time.perf_counter()
+            latencies = sorted(await asyncio.gather(*(one(i) for i in range(BURST))))
+            wall = time.perf_counter() - started
+        return {
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+            "rps": round(BURST / wall, 1),
+        }
+
     # -- output -----------------------------------------------------------------------------
 
     def _print(self, report: dict[str, Any], options: dict[str, Any]) -> None:
@@ -227,6 +260,10 @@ class Command(BaseCommand):
             ("naive ms (speed-up)", lambda r: f"{r['naive_p50_ms']} ({r['naive_speedup']}x)"),
             ("rps GraphQL c=1/8/32", lambda r: " / ".join(map(str, r["rps_warm"].values()))),
             ("rps plain view c=1/8/32", lambda r: " / ".join(map(str, r["rps_plain"].values()))),
+            (
+                f"{BURST} warm clients p50/p99/rps",
+                lambda r: "{p50_ms} / {p99_ms} ms / {rps}".format(**r["burst_warm"]),
+            ),
             ("peak RSS MB (warm server)", lambda r: r["peak_rss_mb"]),
         ]
         sizes = list(report)
