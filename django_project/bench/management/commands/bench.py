@@ -216,13 +216,18 @@ class Command(BaseCommand):
     @staticmethod
     async def _burst(url: str, ids: list[str]) -> dict[str, float]:
         """BURST clients, each sending one warm detail query at once (connections opened
-        first): p50 and p99 latency, and answers per second over the burst."""
-        detail = detail_query()
-        limits = httpx.Limits(max_connections=BURST, max_keepalive_connections=BURST)
-        async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-            await asyncio.gather(*(http.get(f"{url}/healthz") for _ in range(BURST)))
+        first): p50 and p99 latency, and answers per second over the burst.
 
-            async def one(i: int) -> float:
+        One httpx client per connection, as BURST browsers would be: one client holding 150
+        connections spends more CPU choosing among them than the server spends answering
+        (measured here: about 31 answers per second that way against about 210 with a
+        client each, and about 280 from raw sockets)."""
+        detail = detail_query()
+        clients = [httpx.AsyncClient(timeout=60) for _ in range(BURST)]
+        try:
+            await asyncio.gather(*(http.get(f"{url}/healthz") for http in clients))
+
+            async def one(i: int, http: httpx.AsyncClient) -> float:
                 body = {"query": detail, "variables": {"id": ids[i % len(ids)]}}
                 started = time.perf_counter()
                 r = await http.post(f"{url}/graphql/", json=body)
@@ -231,8 +236,12 @@ class Command(BaseCommand):
                 return (time.perf_counter() - started) * 1000
 
             started = time.perf_counter()
-            latencies = sorted(await asyncio.gather(*(one(i) for i in range(BURST))))
+            latencies = sorted(
+                await asyncio.gather(*(one(i, http) for i, http in enumerate(clients)))
+            )
             wall = time.perf_counter() - started
+        finally:
+            await asyncio.gather(*(http.aclose() for http in clients))
         return {
             "p50_ms": round(statistics.median(latencies), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
