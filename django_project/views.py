@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -160,6 +161,15 @@ class GraphQLView(AsyncGraphQLView):
 
     async def get_context(self, request: HttpRequest, response: Any) -> Context:
         return build_context(request, response)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """The response through orjson (a 1,000-row page's JSON in a fraction of the standard
+        library's time); text orjson refuses (a lone surrogate echoed in a message) goes
+        through the standard library, which escapes it."""
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            return super().encode_json(data)
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         media_type = negotiate_media_type(request)

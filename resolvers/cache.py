@@ -16,9 +16,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from aiocache import Cache
 from aiocache.base import BaseCache
-from aiocache.serializers import JsonSerializer
+from aiocache.serializers import BaseSerializer
 from django.conf import settings
 from redis.asyncio import BlockingConnectionPool
 
@@ -35,6 +36,23 @@ REDIS_CONNECTIONS = 32
 _per_loop: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[tuple[Any, ...], BaseCache]
 ] = weakref.WeakKeyDictionary()
+
+
+class JsonSerializer(BaseSerializer):  # type: ignore[misc]  # aiocache ships no types
+    """JSON through orjson: entries read back are parsed on every cache hit (6,000 for a
+    warm 1,000-row page), and orjson parses them several times faster than the standard
+    library, whose parser was the largest single cost of a warm page after GraphQL
+    execution itself. Same JSON on the wire, so entries written either way read back."""
+
+    DEFAULT_ENCODING = None  # bytes as orjson makes them; Redis and the memory cache keep them
+
+    def dumps(self, value: Any) -> bytes:
+        return orjson.dumps(value)
+
+    def loads(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return orjson.loads(value)
 
 
 def build_cache(config: Mapping[str, Any]) -> BaseCache:

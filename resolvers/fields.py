@@ -10,10 +10,13 @@ values, as cheaply as its local ones, instead of with four tasks per row.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from resolvers.loader import ExternalLoader, Stale
+
+logger = logging.getLogger(__name__)
 
 V = TypeVar("V")
 
@@ -43,24 +46,31 @@ def in_hand(info: Any, loader: ExternalLoader[Any, V], key: Any) -> V | None:
     Raises:
         GraphQLError: the key's load settled with its coded error.
     """
-    future = loader.loader.cache_map.get(key)
-    if future is None or not future.done() or future.cancelled():
-        return NOT_IN_HAND  # type: ignore[no-any-return]
-    error = future.exception()
-    if error is not None:
-        raise error
-    value: V | None = _present(info, future.result())
+    outcome = loader.settled.get(key, NOT_IN_HAND)
+    if outcome is NOT_IN_HAND:
+        future = loader.loader.cache_map.get(key)
+        if future is None or not future.done() or future.cancelled():
+            return NOT_IN_HAND  # type: ignore[no-any-return]
+        error = future.exception()
+        if error is not None:
+            raise error
+        outcome = future.result()
+    elif isinstance(outcome, BaseException):
+        raise outcome
+    value: V | None = _present(info, outcome)
     return value
 
 
 async def prefetch(wanted: Iterable[tuple[ExternalLoader[Any, Any], Iterable[Any]]]) -> None:
     """Load every (loader, keys) pair at once: one batch per loader, all systems in parallel,
     within the request's budget (the loaders apply it). Outcomes stay in the loaders for
-    `in_hand`; failures are not raised here (each field reports its own)."""
-    futures = [loader.loader.load(key) for loader, keys in wanted for key in keys]
-    if futures:
-        # DataLoader futures, not coroutines: gathering them creates no task per key
-        await asyncio.gather(*futures, return_exceptions=True)
+    `in_hand` (a dict entry per key: no future, no callback); failures are not raised here:
+    each field reports its own, and a key whose prefetch broke is loaded by its field."""
+    jobs = [loader.prefetch(keys) for loader, keys in wanted]
+    if jobs:
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                logger.warning("prefetching external fields failed: %r", outcome)
 
 
 def _present(info: Any, result: Any) -> Any:

@@ -16,6 +16,7 @@ from strawberry.federation.schema_directives import Key
 
 from django_project.properties import models
 from resolvers.context import Context
+from schema.prefetch import prefetch_rows
 from schema.registry import property_fields
 
 Info = strawberry.Info[Context, None]
@@ -63,8 +64,11 @@ class PropertyLocalFields:
 class Property(PropertyLocalFields, *property_fields()):  # type: ignore[misc]
     @classmethod
     async def resolve_reference(cls, info: Info, **representation: Any) -> models.Property | None:
-        """Federation: a Property by `id` or `parcelId`, batched per request (one query)."""
-        return await info.context.property_by_key.load(representation)
+        """Federation: a Property by `id` or `parcelId`, batched per request (one query);
+        its external fields prefetched with the other rows of the same turn."""
+        row = await info.context.property_by_key.load(representation)
+        await prefetch_rows(info, [row])
+        return row
 
 
 __all__ = ["Property", "PropertyStatusEnum", "PropertyTypeEnum"]
