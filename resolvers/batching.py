@@ -87,6 +87,8 @@ class Fetcher(Protocol):
 
     def cached(self, cache_keys: list[str]) -> Awaitable[Mapping[str, Any]]: ...
 
+    def uncache(self, cache_keys: list[str]) -> Awaitable[None]: ...
+
     def grace(self) -> float: ...
 
     def shares_cache(self) -> bool: ...
@@ -197,6 +199,11 @@ class SharedFetches:
         #: Keys written upstream meanwhile (loop time of the write): a fetch that started
         #: before must not cache what it read.
         self._invalidated: dict[str, float] = {}
+        #: Keys this board's fetches wrote to the cache lately (loop time), and the fetcher
+        #: that wrote them: a record changed elsewhere is dropped from the cache again here,
+        #: in case our write of the old record landed after the other worker's delete.
+        self._written: dict[str, float] = {}
+        self._writer: Fetcher | None = None
 
     def join(
         self, fetcher: Fetcher, keys: list[Any], deadline: float | None
@@ -238,6 +245,10 @@ class SharedFetches:
         if len(self._invalidated) > 1000:
             self._invalidated = {k: t for k, t in self._invalidated.items() if now - t < 60}
         self._invalidated[cache_key] = now
+        if self._written.pop(cache_key, None) is not None and self._writer is not None:
+            task = asyncio.ensure_future(self._writer.uncache([cache_key]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     # -- when the call leaves ---------------------------------------------------------------
 
@@ -427,14 +438,22 @@ class SharedFetches:
         self._settle(fetcher, pending, outcomes)
         # let the requests that waited for these answer before the cache write encodes them
         await asyncio.sleep(0)
+        written = [key for key in outcomes if self._invalidated.get(key, started - 1) < started]
         try:
-            await fetcher.fetched(
-                (key, value)
-                for key, value in outcomes.items()
-                if self._invalidated.get(key, started - 1) < started
-            )
+            await fetcher.fetched((key, outcomes[key]) for key in written)
         except Exception:
             logger.warning("%s: caching a fetch failed", self.service, exc_info=True)
+            return None
+        # a record changed while our write was on its way: the write may have landed after
+        # the change's delete, so delete again (later messages: `forget` does it)
+        overtaken = [key for key in written if self._invalidated.get(key, started - 1) >= started]
+        if overtaken:
+            await fetcher.uncache(overtaken)
+        now = asyncio.get_running_loop().time()
+        if len(self._written) > 10_000:
+            self._written = {k: t for k, t in self._written.items() if now - t < 60}
+        self._written.update(dict.fromkeys(written, now))
+        self._writer = fetcher
         return None
 
     def _settle(

@@ -371,6 +371,14 @@ class ExternalLoader(Generic[K, V]):
             ]
         )
 
+    async def uncache(self, cache_keys: list[str]) -> None:
+        """Drop entries from the shared cache (a record changed); an outage is logged only."""
+        for cache_key in cache_keys:
+            try:
+                await self.cache.delete(cache_key)
+            except Exception:  # noqa: BLE001 - the write that changed it already worked
+                logger.warning("%s cache: could not invalidate %s", self.service, cache_key)
+
     async def cached(self, cache_keys: list[str]) -> dict[str, V | None]:
         """The fresh cache entries among `cache_keys` (another worker's fetch wrote them),
         decoded; None for a cached "no such record". Keys without one are left out."""

@@ -161,16 +161,17 @@ async def test_two_workers_missing_the_same_keys_make_one_call(redis_config, oth
 
 async def test_a_dead_workers_lease_lapses_and_the_key_is_fetched_here(redis_config):
     raw = Redis(host=redis_config["endpoint"], port=redis_config["port"], db=redis_config["db"])
-    raw.set(LEASE_PREFIX + "thing:v1:a", "a-worker-that-died", px=LEASE_MS)
+    # a key of its own: the previous test's worker thread may still be releasing "a"
+    raw.set(LEASE_PREFIX + "thing:v1:dead", "a-worker-that-died", px=LEASE_MS)
     upstream = Upstream()
     before = fleet_keys("taken_over")
 
     started = time.monotonic()
-    found = await request(upstream, redis_config).load("a")
+    found = await request(upstream, redis_config).load("dead")
     waited = time.monotonic() - started
 
-    assert found == Thing("a")
-    assert upstream.calls == [["a"]]
+    assert found == Thing("dead")
+    assert upstream.calls == [["dead"]]
     assert fleet_keys("taken_over") - before == 1
     assert waited >= LEASE_MS / 1000 * 0.8  # it did wait for the lease (an upper bound would
     # depend on the machine; the note reports the delay measured)
@@ -225,7 +226,63 @@ async def test_a_write_in_another_worker_is_forgotten_here_at_once(
 
     await other_worker.run(lambda: request(there, redis_config).invalidate("a"))
     await until(lambda: "thing:v1:a" not in board._flights, "the forget reached this worker")
+    # and this worker dropped the entry too: its own cache write of the old record may land
+    # after the other worker's delete (on a busy machine it did)
+    entry = redis_cache(redis_config).build_key("thing:v1:a")
+    await until(lambda: not raw.exists(entry), "the old record is out of the cache")
     assert await request(here, redis_config).load("a") == Thing("a")
 
     assert here.calls == [["a"], ["a"]]  # fetched again, not served from the settled flight
+    raw.close()
+
+
+async def test_a_change_announced_after_our_write_drops_our_cached_copy(redis_config, other_worker):
+    # this worker cached "late"; another worker's delete went first, and its announcement
+    # arrives after our write: only the announcement can get the old record out
+    here = Upstream()
+    assert await request(here, redis_config).load("late") == Thing("late")
+    raw = Redis(host=redis_config["endpoint"], port=redis_config["port"], db=redis_config["db"])
+    entry = redis_cache(redis_config).build_key("thing:v1:late")
+    await until(lambda: bool(raw.exists(entry)), "our write landed")
+    await until(lambda: raw.pubsub_numsub(CHANNEL)[0][1] >= 1, "this worker listens")
+
+    async def announce() -> None:
+        link = fleet_module.fleet_for_loop(batching.forget_here)
+        assert link is not None
+        await link.forgotten(["thing:v1:late"])
+
+    await other_worker.run(announce)
+
+    await until(lambda: not raw.exists(entry), "the old record is out of the cache")
+    raw.close()
+
+
+async def test_a_write_overtaken_by_a_change_is_deleted_again(redis_config, other_worker):
+    # our cache write of "slow" is held until after another worker changed the record and
+    # its announcement reached us: the write lands late, and is taken back
+    here = Upstream()
+    gate = asyncio.Event()
+    cache = redis_cache(redis_config)
+    write = cache.multi_set
+
+    async def held_write(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await write(*args, **kwargs)
+
+    cache.multi_set = held_write
+    deadline = asyncio.get_running_loop().time() + 30
+    loader = ThingLoader(here, cache=cache, policy=POLICY, deadline=deadline)
+    assert await loader.load("slow") == Thing("slow")  # answered; the write is held
+    raw = Redis(host=redis_config["endpoint"], port=redis_config["port"], db=redis_config["db"])
+    await until(lambda: raw.pubsub_numsub(CHANNEL)[0][1] >= 1, "this worker listens")
+    board = batching.shared_fetches("things", "thing:v1", 0.0)
+
+    await other_worker.run(lambda: request(Upstream(), redis_config).invalidate("slow"))
+    await until(lambda: "thing:v1:slow" in board._invalidated, "the change reached us")
+    gate.set()
+
+    entry = cache.build_key("thing:v1:slow")
+    await until(lambda: not board._tasks and not raw.exists(entry), "the late write was undone")
+    assert await request(here, redis_config).load("slow") == Thing("slow")
+    assert here.calls == [["slow"], ["slow"]]
     raw.close()
