@@ -64,7 +64,6 @@ class LoopState:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.in_flight = 0
         self.lags: collections.deque[float] = collections.deque(maxlen=LATE_BEATS)
         self._beating = False
         self._last_request = 0.0
@@ -77,15 +76,22 @@ class LoopState:
     def saturated(self) -> bool:
         return self.lag * 1000 > settings.GRAPHQL_MAX_LOOP_LAG_MS
 
-    def enter(self) -> None:
-        self.in_flight += 1
+    @property
+    def in_flight(self) -> int:
+        """Requests in progress on this loop, counted once: by the shared fetches
+        (resolvers/batching.py), which also need to know which of them asked for keys."""
+        return batching.requests_in_flight()
+
+    def enter(self) -> batching.RequestMark:
+        mark = batching.request_started()
         self._last_request = self.loop.time()
         if not self._beating:
             self._beating = True
             self.loop.call_later(HEARTBEAT, self._beat, self.loop.time() + HEARTBEAT)
+        return mark
 
-    def leave(self) -> None:
-        self.in_flight -= 1
+    def leave(self, mark: batching.RequestMark) -> None:
+        batching.request_finished(mark)
         self._last_request = self.loop.time()
 
     def _beat(self, due: float) -> None:
@@ -144,14 +150,12 @@ class AdmissionMiddleware:
             refusal = busy("The server is saturated; retry in a second.")
         if refusal is not None:
             return error_response(refusal, negotiate_media_type(request) or "application/json")
-        state.enter()
+        # counted where the shared fetches (resolvers/batching.py) see it too: a lone
+        # request's keys leave at once, a burst's wait for each other
+        mark = state.enter()
         REQUESTS_IN_FLIGHT.inc()
-        # the shared fetches (resolvers/batching.py) see which requests are yet to ask for
-        # external keys: a lone request's keys leave at once, a burst's wait for each other
-        mark = batching.request_started()
         try:
             return await self.get_response(request)
         finally:
-            batching.request_finished(mark)
-            state.leave()
+            state.leave(mark)
             REQUESTS_IN_FLIGHT.dec()

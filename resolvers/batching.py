@@ -167,6 +167,12 @@ def _note_asked() -> None:
         mark.here.asked += 1
 
 
+def requests_in_flight() -> int:
+    """Requests in progress on this loop, as the web layer reported them."""
+    here = _here()
+    return 0 if here is None else here.in_flight
+
+
 def _alone() -> bool:
     """Whether the only request in progress is the one asking: nobody could join it."""
     here = _here()

@@ -10,13 +10,10 @@ values, as cheaply as its local ones, instead of with four tasks per row.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from resolvers.loader import ExternalLoader, Stale
-
-logger = logging.getLogger(__name__)
 
 V = TypeVar("V")
 
@@ -64,13 +61,10 @@ def in_hand(info: Any, loader: ExternalLoader[Any, V], key: Any) -> V | None:
 async def prefetch(wanted: Iterable[tuple[ExternalLoader[Any, Any], Iterable[Any]]]) -> None:
     """Load every (loader, keys) pair at once: one batch per loader, all systems in parallel,
     within the request's budget (the loaders apply it). Outcomes stay in the loaders for
-    `in_hand` (a dict entry per key: no future, no callback); failures are not raised here:
-    each field reports its own, and a key whose prefetch broke is loaded by its field."""
-    jobs = [loader.prefetch(keys) for loader, keys in wanted]
-    if jobs:
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                logger.warning("prefetching external fields failed: %r", outcome)
+    `in_hand` (a dict entry per key: no future, no callback). Never raises (a loader's
+    prefetch does not): each field reports its own failure, and a key whose prefetch broke
+    is loaded by its field."""
+    await asyncio.gather(*(loader.prefetch(keys) for loader, keys in wanted))
 
 
 def _present(info: Any, result: Any) -> Any:

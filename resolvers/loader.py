@@ -223,7 +223,7 @@ class ExternalLoader(Generic[K, V]):
             if self._next_prefetch is None:
                 loop = asyncio.get_running_loop()
                 self._next_prefetch = ([], loop.create_future())
-                loop.call_soon(self._start_prefetch)
+                loop.call_soon(self._start_prefetch, *self._next_prefetch)
             batch, done = self._next_prefetch
             batch.extend(wanted)
             for key in wanted:
@@ -232,10 +232,7 @@ class ExternalLoader(Generic[K, V]):
         if waits:
             await asyncio.gather(*waits)
 
-    def _start_prefetch(self) -> None:
-        if self._next_prefetch is None:
-            return
-        batch, done = self._next_prefetch
+    def _start_prefetch(self, batch: list[K], done: asyncio.Future[None]) -> None:
         self._next_prefetch = None
         task = asyncio.get_running_loop().create_task(self._run_prefetch(batch, done))
         _PREFETCHES.add(task)

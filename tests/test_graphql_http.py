@@ -233,3 +233,15 @@ def test_syntax_validation_and_value_errors_carry_a_code(client, document, code)
 
     assert response.status_code == 400
     assert {e["extensions"]["code"] for e in response.json()["errors"]} == {code}
+
+
+def test_a_response_orjson_refuses_is_encoded_by_the_standard_library():
+    # a lone surrogate can reach a response (echoed input); orjson refuses it, json escapes it
+    from django_project.views import GraphQLView
+    from schema import schema
+
+    view = GraphQLView(schema=schema)
+    encoded = view.encode_json({"data": {"name": "\ud800x"}})
+
+    assert json.loads(encoded) == {"data": {"name": "\ud800x"}}
+    assert view.encode_json({"data": {"n": 1}}) == b'{"data":{"n":1}}'  # orjson

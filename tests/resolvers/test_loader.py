@@ -193,6 +193,18 @@ async def test_a_lone_key_waits_only_for_the_quiet_gap_not_the_window(cache, clo
     assert upstream.calls == [["a"]]
 
 
+async def test_the_only_request_in_progress_does_not_wait_for_company(cache, clock):
+    # window 60 s, quiet gap 30 s: a lone request's key leaves at once anyway
+    upstream = Upstream()
+    mark = batching.request_started()
+    try:
+        load = request(upstream, cache, clock, window=60.0).load("a")
+        assert await asyncio.wait_for(load, timeout=10.0) == Thing("a")
+    finally:
+        batching.request_finished(mark)
+    assert upstream.calls == [["a"]]
+
+
 async def test_keys_wait_for_requests_in_progress_that_have_not_asked_yet(cache, clock):
     # quiet gap 0.5 s; request B asks only after 1.5 s (still parsing, or waiting for the
     # database under a burst): A's key waits for it instead of leaving alone
