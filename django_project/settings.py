@@ -207,6 +207,9 @@ if GRAPHQL_PERSISTED_QUERIES == "only" and not GRAPHQL_PERSISTED_QUERIES_MANIFES
         "GRAPHQL_PERSISTED_QUERIES=only needs GRAPHQL_PERSISTED_QUERIES_MANIFEST (a JSON "
         "apollo-persisted-query-manifest)."
     )
+# Seconds a response's local (database) fields may be cached by its consumers: the ceiling
+# of every query's Cache-Control max-age (schema/cache_control.py). 0: revalidate each time.
+GRAPHQL_LOCAL_MAX_AGE = env_int("GRAPHQL_LOCAL_MAX_AGE", 0, minimum=0)
 # Seconds a registered APQ query stays in the cache (a week).
 GRAPHQL_APQ_TTL = env_int("GRAPHQL_APQ_TTL", 7 * 86400, minimum=60)
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.cache import get_conditional_response, patch_vary_headers, set_response_etag
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -127,6 +128,7 @@ def error_response(error: HttpError, media_type: str) -> JsonResponse:
         status=error.status,
         content_type=f"{media_type}; charset=utf-8",
     )
+    response["Cache-Control"] = "no-store"
     for name, value in error.headers.items():
         response[name] = value
     return response
@@ -160,7 +162,8 @@ class GraphQLView(AsyncGraphQLView):
         super().__init__(**kwargs)
 
     async def get_context(self, request: HttpRequest, response: Any) -> Context:
-        return build_context(request, response)
+        self.graphql_context = build_context(request, response)
+        return self.graphql_context
 
     def encode_json(self, data: object) -> str | bytes:
         """The response through orjson (a 1,000-row page's JSON in a fraction of the standard
@@ -189,6 +192,29 @@ class GraphQLView(AsyncGraphQLView):
         except HttpError as error:
             return error_response(error, media_type or APPLICATION_JSON)
         return self._finish(request, response, media_type or APPLICATION_JSON)
+
+    def _cache_headers(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """`Cache-Control` from what the response holds (schema/cache_control.py works out
+        its max-age; None means a mutation, errors or a stale field: `no-store`); `public`
+        only when the request carried no credential and no session, else `private`. A GET
+        answer that may be stored gets an `ETag`, and a matching `If-None-Match` a 304."""
+        context = getattr(self, "graphql_context", None)
+        max_age = None if context is None else context.max_age
+        if max_age is None or response.status_code != 200:
+            response["Cache-Control"] = "no-store"
+            return response
+        credentialed = (
+            "Authorization" in request.headers or settings.SESSION_COOKIE_NAME in request.COOKIES
+        )
+        scope = "private" if credentialed else "public"
+        freshness = f"max-age={max_age}" if max_age else "no-cache"
+        response["Cache-Control"] = f"{scope}, {freshness}"
+        # the answer's media type follows Accept; a token or cookie turns it private
+        patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
+        if request.method in ("GET", "HEAD"):
+            set_response_etag(response)
+            return get_conditional_response(request, etag=response["ETag"], response=response)
+        return response
 
     async def _authenticate(self, request: HttpRequest) -> None:
         authorization = request.headers.get("Authorization")
@@ -241,8 +267,7 @@ class GraphQLView(AsyncGraphQLView):
                 headers,
             ) from None
 
-    @staticmethod
-    def _finish(request: HttpRequest, response: HttpResponseBase, media_type: str) -> Any:
+    def _finish(self, request: HttpRequest, response: HttpResponseBase, media_type: str) -> Any:
         if not response.get("Content-Type", "").startswith(APPLICATION_JSON):
             return response  # GraphiQL's page
         response["Content-Type"] = f"{media_type}; charset=utf-8"
@@ -251,9 +276,10 @@ class GraphQLView(AsyncGraphQLView):
             # As Apollo Server does: 200 so no proxy or client error handling hides the body
             # the persisted-query link reads, and never cached (the retry registers it).
             response["Cache-Control"] = "private, no-cache, must-revalidate"
-        elif outcome == "request_error" and media_type == GRAPHQL_RESPONSE_JSON:
+            return response
+        if outcome == "request_error" and media_type == GRAPHQL_RESPONSE_JSON:
             response.status_code = 400
-        return response
+        return self._cache_headers(request, response)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A browser opening the page. Strawberry says so for any GET without `query` that

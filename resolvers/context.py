@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -41,6 +42,10 @@ class Loaders:
             )
         return cast(L, loader)
 
+    def freshness(self) -> float:
+        """Seconds until the first external answer given so far goes stale (inf: none)."""
+        return min((loader.freshness() for loader in self.built.values()), default=math.inf)
+
     def __getattr__(self, name: str) -> ExternalLoader[Any, Any]:
         cls = loader_classes().get(name)
         if cls is None:
@@ -59,6 +64,9 @@ class Context(StrawberryDjangoContext):
     property_by_key: PropertyByKeyLoader = field(default_factory=PropertyByKeyLoader)
     #: Fields answered from cache past their TTL: `{path, service, ageSeconds}`.
     stale: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds the response may be cached, set when the operation ends (None: must not be
+    #: stored); schema/cache_control.py works it out, the view sends it.
+    max_age: int | None = None
 
 
 def build_context(request: HttpRequest, response: HttpResponse | None) -> Context:

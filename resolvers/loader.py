@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,6 +135,9 @@ class ExternalLoader(Generic[K, V]):
         self._prefetching: dict[K, asyncio.Future[None]] = {}
         #: The prefetch batch collecting keys in this turn of the loop, if any.
         self._next_prefetch: tuple[list[K], asyncio.Future[None]] | None = None
+        #: When (the loader's clock) the first of its fresh answers goes stale: what a
+        #: response holding them may be cached for (schema/cache_control.py).
+        self.fresh_until = math.inf
 
     @classmethod
     def for_request(
@@ -256,6 +260,10 @@ class ExternalLoader(Generic[K, V]):
     def cache_key(self, key: K) -> str:
         return f"{self.namespace}:{self.key_text(key)}"
 
+    def freshness(self) -> float:
+        """Seconds until the first answer this loader gave goes stale (inf: none given)."""
+        return self.fresh_until - self.clock()
+
     async def invalidate(self, key: K) -> None:
         """Forget `key` here and in the shared cache (after a write)."""
         if self.loader.cache_map.get(key) is not None:
@@ -302,11 +310,15 @@ class ExternalLoader(Generic[K, V]):
         entries = await self._cache_read(cache_keys)
         results: list[Any] = [_MISSING] * len(keys)
         stale: dict[int, dict[str, Any]] = {}
+        policy = self.policy
+        fresh_until = math.inf
         for i, entry in enumerate(entries):
             if self._is_fresh(entry, now):
                 hit = entry["v"] is not None
                 results[i] = self._decoded(cache_keys[i], entry) if hit else None
                 counted["hit" if hit else "negative_hit"] += 1
+                expires = entry["at"] + (policy.ttl if hit else policy.negative_ttl)
+                fresh_until = min(fresh_until, expires)
             elif isinstance(entry, dict) and entry.get("v") is not None:
                 stale[i] = entry
         missing = [i for i, r in enumerate(results) if r is _MISSING]
@@ -315,11 +327,15 @@ class ExternalLoader(Generic[K, V]):
             futures = board.join(self, [keys[i] for i in missing], self.deadline)
             await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}
+            # a joined fetch may have settled up to `grace` before this batch began
+            fetched_at = now - self.grace()
             for i, future in zip(missing, futures, strict=True):
                 outcome: Any = future.result() if future.done() else _MISSING
                 if outcome is not _MISSING and not isinstance(outcome, ExternalServiceError):
                     results[i] = outcome
                     counted["fetched" if outcome is not None else "missing"] += 1
+                    ttl = policy.ttl if outcome is not None else policy.negative_ttl
+                    fresh_until = min(fresh_until, fetched_at + ttl)
                 elif i in stale:
                     entry = stale[i]
                     results[i] = Stale(self.decode(entry["v"]), now - entry["at"], self.service)
@@ -344,6 +360,8 @@ class ExternalLoader(Generic[K, V]):
                     shown,
                     extra={"service": self.service, "keys": failed, "error": kind},
                 )
+        # min: another batch of this request may have lowered it while this one waited
+        self.fresh_until = min(self.fresh_until, fresh_until)
         return results
 
     def _is_fresh(self, entry: Any, now: float) -> bool:

@@ -12,6 +12,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits
@@ -147,6 +148,8 @@ schema = PropertyGraphSchema(
         QueryOptimizer,
         MaskUnexpectedErrors,
         StaleDataExtension,
+        # Last, so it sees the result every other extension left.
+        CacheHints,
     ],
 )
 

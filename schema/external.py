@@ -1,8 +1,9 @@
 """An external system's field on Property, declared in one line by its schema module.
 
 The field resolves through the system's loader (batched, cached, within the request's
-budget; resolvers/fields.py), keeps the key's model fields loaded (`only`), and tells the cost
-limit which loader it calls (`metadata["upstream"]`). It is always nullable: null without an
+budget; resolvers/fields.py), keeps the key's model fields loaded (`only`), tells the cost
+limit which loader it calls (`metadata["upstream"]`) and gateways how long it may be cached
+(`@cacheControl`, schema/cache_control.py). It is always nullable: null without an
 error means the system has no such record, null with a coded error that it failed.
 
 Its resolver is a plain function: when the request already holds the value (the fields that
@@ -21,6 +22,7 @@ import strawberry_django
 from resolvers.context import Context
 from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.loader import ExternalLoader
+from schema.cache_control import cache_hint
 
 
 def external_field(loader: type[ExternalLoader[Any, Any]], type_: type, *, description: str) -> Any:
@@ -46,5 +48,6 @@ def external_field(loader: type[ExternalLoader[Any, Any]], type_: type, *, descr
         resolver=resolve,
         only=list(loader.key_fields),
         metadata={"upstream": loader},
+        directives=[cache_hint(loader.service)],
         description=description,
     )

@@ -15,6 +15,7 @@ from strawberry import UNSET
 from resolvers.context import Context
 from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.legacy_permits import OpenViolationsByParcelLoader, PermitsByParcelLoader
+from schema.cache_control import cache_hint
 from schema.errors import BAD_USER_INPUT, coded_error
 from schema.external import external_field
 
@@ -135,6 +136,7 @@ class PropertyFields:
         resolver=_permits,
         only=list(PermitsByParcelLoader.key_fields),
         metadata={"upstream": PermitsByParcelLoader},
+        directives=[cache_hint(PermitsByParcelLoader.service)],
         description=(
             "Building permits on the parcel from the city's permits database, oldest first: "
             "those in one of `status` and issued after `issuedAfter`, at most `first` (1 to "

@@ -35,7 +35,7 @@ def post(client, query: str, variables: dict | None = None) -> dict:
 def test_service_sdl_declares_the_entity_keys(client):
     sdl = post(client, "{ _service { sdl } }")["data"]["_service"]["sdl"]
 
-    assert 'schema @link(url: "https://specs.apollo.dev/federation/v2.5"' in sdl
+    assert '@link(url: "https://specs.apollo.dev/federation/v2.5"' in sdl
     assert '@key(fields: "id"' in sdl
     assert '@key(fields: "parcelId"' in sdl
 
