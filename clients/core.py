@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import stamina
+from opentelemetry.trace import StatusCode
 
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.bulkhead import Bulkhead, CapacityExhausted
 from clients.errors import CircuitOpen, ExternalServiceError
 from clients.metrics import BREAKER_OPEN, record_call
+from clients.telemetry import tracer, tracing_on
 
 #: The logger every client's call records go to. Its name predates the split of the HTTP
 #: transport from this core; log pipelines filter on it, so it stays.
@@ -155,10 +157,50 @@ class ExternalClient(Generic[C]):
         self, operation: str, attempt: Callable[[int], Awaitable[T]], *, idempotent: bool
     ) -> T:
         """Run `attempt(number)` under the breaker and the retry policy; return its result.
+        When tracing is on, the call is one span (`<service> <operation>`, the transport's
+        own spans under it) saying how many attempts it took and how it ended.
 
         Raises:
             ExternalServiceError: the subclass matching what went wrong, after retries.
         """
+        if not tracing_on():
+            return await self._with_retries(operation, attempt, idempotent=idempotent)
+        attempts = 0
+
+        async def counted(number: int) -> T:
+            nonlocal attempts
+            attempts = number
+            return await attempt(number)
+
+        with tracer(__name__).start_as_current_span(
+            f"{self.service} {operation}",
+            attributes={"upstream.system": self.service, "upstream.operation": operation},
+            # our own status and outcome: an exception event would carry its traceback
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            outcome = "ok"
+            try:
+                return await self._with_retries(operation, counted, idempotent=idempotent)
+            except ExternalServiceError as exc:
+                outcome = type(exc).__name__
+                span.set_status(StatusCode.ERROR, f"{outcome}: {exc.detail}")
+                raise
+            except BaseException as exc:
+                outcome = type(exc).__name__  # CancelledError: the request's deadline
+                raise
+            finally:
+                span.set_attributes(
+                    {
+                        "upstream.outcome": outcome,
+                        "upstream.attempts": attempts,
+                        "upstream.retries": max(0, attempts - 1),
+                    }
+                )
+
+    async def _with_retries(
+        self, operation: str, attempt: Callable[[int], Awaitable[T]], *, idempotent: bool
+    ) -> T:
         if not self.breaker.allow():
             raise CircuitOpen(
                 self.service,

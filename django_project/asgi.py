@@ -26,6 +26,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
 
+from django_project import tracing
+from resolvers.telemetry import tracing_on
 from resolvers.upstreams import close_upstreams
 
 
@@ -36,13 +38,15 @@ async def _lifespan(receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_upstreams()
+            tracing.flush()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
 def build_application() -> Any:
     """A new Django ASGI handler (middleware built from the settings as they are now) behind
-    our lifespan handling. Tests that change settings build their own."""
+    our lifespan handling, and behind the tracing middleware when a tracer provider is
+    installed (django_project/tracing.py). Tests that change settings build their own."""
     django_application = get_asgi_application()
     # One thread per executor: a request's sync calls all run on the thread it was given.
     executors = [
@@ -58,7 +62,10 @@ def build_application() -> Any:
             async with ThreadSensitiveContext(executor=next(turns)):
                 await django_application(scope, receive, send)
 
-    return application
+    # the tracing middleware passes lifespan messages through untouched
+    return tracing.traced(application) if tracing_on() else application
 
 
+if tracing.tracing_configured() and not tracing_on():
+    tracing.install_tracing()
 application = build_application()

@@ -210,6 +210,12 @@ if GRAPHQL_PERSISTED_QUERIES == "only" and not GRAPHQL_PERSISTED_QUERIES_MANIFES
 # Seconds a response's local (database) fields may be cached by its consumers: the ceiling
 # of every query's Cache-Control max-age (schema/cache_control.py). 0: revalidate each time.
 GRAPHQL_LOCAL_MAX_AGE = env_int("GRAPHQL_LOCAL_MAX_AGE", 0, minimum=0)
+# Apollo's inline federated traces (ftv1) for requests that send
+# `apollo-federation-include-trace: ftv1`; 0 refuses them (answers carry no trace).
+GRAPHQL_FEDERATED_TRACING = env_bool("GRAPHQL_FEDERATED_TRACING", True)
+# With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), a span per resolved field too: a span and a
+# task per field, several times a big page's cost. Off: one span per operation.
+GRAPHQL_TRACE_FIELDS = env_bool("GRAPHQL_TRACE_FIELDS", False)
 # Seconds a registered APQ query stays in the cache (a week).
 GRAPHQL_APQ_TTL = env_int("GRAPHQL_APQ_TTL", 7 * 86400, minimum=60)
 

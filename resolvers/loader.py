@@ -36,10 +36,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 from aiocache import RedisCache
 from aiocache.base import BaseCache
 from django.conf import settings
+from opentelemetry.trace import use_span
 from prometheus_client import Counter
 from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError
+from clients.telemetry import tracer, tracing_on
 from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
 from resolvers.cache import OPERATION_TIMEOUT, from_json, read_shared, to_json
 from resolvers.errors import deadline_error, graphql_error
@@ -296,12 +298,24 @@ class ExternalLoader(Generic[K, V]):
         now = self.clock()
         # counted per batch, not per key: a labelled metric costs microseconds per update
         counted: collections.Counter[str] = collections.Counter()
+        span = None
+        if tracing_on():  # one span per batch: its keys and how they were answered
+            span = tracer(__name__).start_span(
+                f"{self.service} batch",
+                attributes={"upstream.system": self.service, "loader.keys": len(keys)},
+            )
         try:
-            return await self._answer(keys, now, counted)
+            if span is None:
+                return await self._answer(keys, now, counted)
+            with use_span(span, end_on_exit=False):
+                return await self._answer(keys, now, counted)
         finally:
             self.tally.update(counted)
             for result, n in counted.items():
                 CACHE_LOOKUPS.labels(self.service, result).inc(n)
+            if span is not None:
+                span.set_attributes({f"loader.{result}": n for result, n in counted.items()})
+                span.end()
 
     async def _answer(
         self, keys: list[K], now: float, counted: collections.Counter[str]

@@ -8,10 +8,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
+from graphql.execution.middleware import MiddlewareManager
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from resolvers.telemetry import tracing_on
 from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
@@ -21,6 +23,7 @@ from schema.observability import OperationMetrics
 from schema.persisted_queries import PersistedQueries
 from schema.queries import Query
 from schema.scalars import SCALAR_OVERRIDES
+from schema.tracing import FederatedTracing, OperationSpans
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,23 @@ class PropertyGraphSchema(strawberry.federation.Schema):
                     (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED"),
                     error.message,
                 )
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        """The extensions for one request; with tracing on, an operation span second (after
+        the persisted-query step, which must stay first: see the list below)."""
+        extensions = super().get_extensions(sync)
+        if tracing_on():
+            extensions.insert(1, OperationSpans())
+        return extensions
+
+    def _get_middleware_manager(self, extensions: list[SchemaExtension]) -> MiddlewareManager:
+        """Resolver middleware from the extensions that wrap fields on this request only
+        (schema/tracing.py's `wraps_fields`): one that implements `resolve` is otherwise
+        called for every field of every row. Strawberry builds the middleware per request,
+        after giving each extension its execution context."""
+        return super()._get_middleware_manager(
+            [extension for extension in extensions if getattr(extension, "wraps_fields", True)]
+        )
 
     def entities_resolver(  # strawberry builds `_entities` from this signature
         self, info: strawberry.Info, representations: list[FederationAny]
@@ -148,6 +168,8 @@ schema = PropertyGraphSchema(
         QueryOptimizer,
         MaskUnexpectedErrors,
         StaleDataExtension,
+        # Wraps fields only on requests that ask for an inline trace.
+        FederatedTracing,
         # Last, so it sees the result every other extension left.
         CacheHints,
     ],

@@ -111,6 +111,10 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+#: What a client sees instead of an unexpected exception's text.
+MASKED_MESSAGE = "Unexpected error; it has been logged."
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Hide the text of unexpected exceptions (it may name tables, hosts or secrets).
 
@@ -121,7 +125,7 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(
             should_mask_error=is_unexpected,
-            error_message="Unexpected error; it has been logged.",
+            error_message=MASKED_MESSAGE,
         )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:

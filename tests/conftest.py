@@ -99,3 +99,39 @@ def serve_asgi() -> Iterator[str]:
 
     with in_thread(build_application()) as url:
         yield url
+
+
+@pytest.fixture
+def recorded_spans() -> Iterator[Any]:
+    """Tracing installed for this test only (django_project/tracing.py with the SDK's
+    in-memory exporter instead of OTLP); every finished span lands in the exporter."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.test.globals_test import reset_trace_globals
+
+    from django_project import tracing
+
+    reset_trace_globals()
+    exporter = InMemorySpanExporter()
+    tracing.install_tracing(SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        tracing.uninstall_tracing()
+        reset_trace_globals()
+
+
+def post_untraced(url: str, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    """POST JSON with urllib, not httpx: with tracing installed in this process httpx is
+    instrumented, and would send a traceparent of its own."""
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - our own loopback servers
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        assert response.status == 200
+        found: dict[str, Any] = json.loads(response.read())
+    return found

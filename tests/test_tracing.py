@@ -1,0 +1,191 @@
+"""OpenTelemetry tracing in one process: the SDK's in-memory exporter records the spans of
+requests served by uvicorn (the ASGI app as production builds it, tracing middleware
+included) to the in-process emulators.
+
+Across processes and through a real gateway: tests/reliability/test_tracing_over_sockets.py.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.test.globals_test import reset_trace_globals
+from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client.parser import text_string_to_metric_families
+
+from django_project import tracing
+from resolvers.telemetry import tracing_on
+from tests.conftest import post_untraced, serve_asgi
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAGE = """
+query Page { properties(pagination: {limit: 3}) { results {
+  parcelId listing { agentName } taxAssessment { taxYear } } } }
+"""
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+def ask(url: str, query: str, **headers: str) -> dict[str, Any]:
+    return post_untraced(f"{url}/graphql/", {"query": query}, **headers)
+
+
+def by_name(finished: tuple[ReadableSpan, ...]) -> dict[str, list[ReadableSpan]]:
+    found: dict[str, list[ReadableSpan]] = {}
+    for span in finished:
+        found.setdefault(span.name, []).append(span)
+    return found
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def test_a_request_continues_the_callers_trace_with_a_span_per_batch_and_upstream_call(
+    recorded_spans, emulators_sync
+):
+    call_command("seed_demo", count=3, stdout=io.StringIO())
+    with serve_asgi() as url:
+        body = ask(url, PAGE, traceparent=f"00-{TRACE_ID}-{PARENT_ID}-01")
+    assert "errors" not in body
+
+    finished = recorded_spans.get_finished_spans()
+    named = by_name(finished)
+    # the server span continues the caller's trace, under the caller's span
+    (server,) = [s for s in finished if s.kind is SpanKind.SERVER]
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None
+    assert server.parent.is_remote
+    assert format(server.parent.span_id, "016x") == PARENT_ID
+    assert {format(s.context.trace_id, "032x") for s in finished} == {TRACE_ID}
+    # then the operation, a batch per system, and one span per upstream call under its batch
+    (operation,) = named["query Page"]
+    assert parent_of(operation) == server.context.span_id
+    assert operation.attributes["graphql.operation.type"] == "query"
+    for system, call in (("filemaker", "find_records"), ("tax_assessor", "get_assessments")):
+        (batch,) = named[f"{system} batch"]
+        assert parent_of(batch) == operation.context.span_id
+        assert batch.attributes["loader.keys"] == 3
+        assert batch.attributes["loader.fetched"] == 3
+        calls = [s for s in finished if s.attributes.get("upstream.system") == system]
+        upstream = [s for s in calls if s.attributes.get("upstream.operation") == call]
+        assert len(upstream) == 1, [s.name for s in calls]
+        assert parent_of(upstream[0]) == batch.context.span_id
+        assert upstream[0].status.status_code is StatusCode.UNSET
+        assert upstream[0].attributes["upstream.outcome"] == "ok"
+        assert upstream[0].attributes["upstream.attempts"] == 1
+    assert "GraphQL Resolving: parcelId" not in named  # no field spans unless asked
+
+
+def test_a_failing_upstream_call_says_how_it_failed_and_how_often_it_was_tried(
+    recorded_spans, emulators_sync
+):
+    call_command("seed_demo", count=3, stdout=io.StringIO())
+    emulators_sync["tax_assessor"].set_faults(error_rate=1, error_status=503)
+    with serve_asgi() as url:
+        body = ask(url, PAGE)
+    assert body["errors"]
+
+    finished = recorded_spans.get_finished_spans()
+    (failed,) = [s for s in finished if s.name == "tax_assessor get_assessments"]
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description.startswith(failed.attributes["upstream.outcome"])
+    assert failed.attributes["upstream.attempts"] == 3
+    assert failed.attributes["upstream.retries"] == 2
+    (batch,) = by_name(finished)["tax_assessor batch"]
+    assert batch.attributes["loader.failed"] == 3
+    assert not failed.events  # no exception event with a traceback
+
+
+def test_field_spans_only_when_asked(recorded_spans, emulators_sync, settings):
+    call_command("seed_demo", count=3, stdout=io.StringIO())
+    settings.GRAPHQL_TRACE_FIELDS = True
+    with serve_asgi() as url:
+        ask(url, PAGE)
+
+    named = by_name(recorded_spans.get_finished_spans())
+    assert len(named["GraphQL Resolving: taxAssessment"]) == 3
+    assert len(named["GraphQL Resolving: listing"]) == 3
+
+
+def test_no_span_or_middleware_without_a_tracer_provider(emulators_sync):
+    reset_trace_globals()
+    from django_project.asgi import build_application
+
+    assert not tracing_on()
+    assert type(build_application()).__name__ != "OpenTelemetryMiddleware"
+
+
+def test_spans_carry_no_credentials(recorded_spans, emulators_sync, settings):
+    call_command("seed_demo", count=3, stdout=io.StringIO())
+    token = f"pgt_{secrets.token_urlsafe(24)}"
+    with serve_asgi() as url:
+        refused = httpx.post(
+            f"{url}/graphql/",
+            json={"query": PAGE},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        ask(url, PAGE)
+    assert refused.status_code == 401
+
+    secrets_in_settings = [
+        str(value)
+        for system in settings.EXTERNAL_SYSTEMS
+        for name, value in getattr(settings, system.upper()).items()
+        if any(word in name for word in ("password", "secret", "key", "token"))
+        and value
+        and len(str(value)) > 4
+    ]
+    assert secrets_in_settings
+    dumped = " ".join(span.to_json() for span in recorded_spans.get_finished_spans())
+    for secret in [token, *secrets_in_settings]:
+        assert secret not in dumped
+
+
+def test_tracing_is_configured_by_the_standard_variables(monkeypatch):
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    assert not tracing.tracing_configured()
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.internal:4318")
+    assert tracing.tracing_configured()
+    assert type(tracing.otlp_exporter()).__module__.endswith("proto.http.trace_exporter")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    assert type(tracing.otlp_exporter()).__module__.endswith("proto.grpc.trace_exporter")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+    with pytest.raises(ImproperlyConfigured, match="http/protobuf or grpc"):
+        tracing.otlp_exporter()
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not tracing.tracing_configured()
+
+
+def test_metrics_are_unchanged_by_tracing(recorded_spans, emulators_sync, settings):
+    settings.METRICS = "open"
+    call_command("seed_demo", count=3, stdout=io.StringIO())
+    with serve_asgi() as url:
+        ask(url, PAGE)
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+
+    labels = {
+        name
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        for name in sample.labels
+    }
+    assert 'external_cache_lookups_total{result="fetched",service="tax_assessor"}' in metrics
+    assert {"service", "operation", "code"} <= labels
+    assert not [name for name in labels if "trace" in name or "span" in name]
+    # and the scrape itself is not traced
+    finished = recorded_spans.get_finished_spans()
+    assert [s.name for s in finished if s.kind is SpanKind.SERVER] == ["POST /graphql/"]
