@@ -27,16 +27,16 @@ Metrics (`/metrics`) are unchanged: tracing adds no label to them.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from opentelemetry import trace
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+# The SDK and the instrumentations are imported where they are used: a worker without
+# tracing loads none of them (they cost memory and start-up time).
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 #: Paths never traced: probes and scrapes would drown the requests in noise.
 UNTRACED_PATHS = "healthz,readyz,metrics,static/"
@@ -89,6 +89,12 @@ async def _mask_url_async(span: Any, request: Any) -> None:
 def install_tracing(processor: SpanProcessor | None = None) -> TracerProvider:
     """Install the SDK as the process's tracer provider and instrument httpx and redis.
     `processor` replaces the OTLP export (tests pass the SDK's in-memory exporter's)."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "property-graph"}
     provider = TracerProvider(resource=Resource.create(attributes))
     provider.add_span_processor(processor or BatchSpanProcessor(otlp_exporter()))
@@ -102,6 +108,9 @@ def install_tracing(processor: SpanProcessor | None = None) -> TracerProvider:
 
 def uninstall_tracing() -> None:
     """Undo the instrumentation (tests); the provider stays, as OpenTelemetry allows one."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
     HTTPXClientInstrumentor().uninstrument()
     RedisInstrumentor().uninstrument()
 
@@ -109,6 +118,8 @@ def uninstall_tracing() -> None:
 def traced(application: Any) -> Any:
     """`application` behind the ASGI server-span middleware (only its own span: not one per
     message received and sent)."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
     return OpenTelemetryMiddleware(
         application, excluded_urls=UNTRACED_PATHS, exclude_spans=["receive", "send"]
     )

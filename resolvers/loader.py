@@ -36,16 +36,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 from aiocache import RedisCache
 from aiocache.base import BaseCache
 from django.conf import settings
-from opentelemetry.trace import use_span
 from prometheus_client import Counter
 from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError
-from clients.telemetry import tracer, tracing_on
 from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
 from resolvers.cache import OPERATION_TIMEOUT, from_json, read_shared, to_json
 from resolvers.errors import deadline_error, graphql_error
 from resolvers.fleet import fleet_for_loop
+from resolvers.telemetry import BatchTrace, tracing_on
 from resolvers.timing import within
 
 CACHE_LOOKUPS = Counter(
@@ -298,27 +297,22 @@ class ExternalLoader(Generic[K, V]):
         now = self.clock()
         # counted per batch, not per key: a labelled metric costs microseconds per update
         counted: collections.Counter[str] = collections.Counter()
-        span = None
-        if tracing_on():  # one span per batch: its keys and how they were answered
-            span = tracer(__name__).start_span(
-                f"{self.service} batch",
-                attributes={"upstream.system": self.service, "loader.keys": len(keys)},
-            )
+        trace = BatchTrace(self.service, len(keys), counted) if tracing_on() else None
         try:
-            if span is None:
-                return await self._answer(keys, now, counted)
-            with use_span(span, end_on_exit=False):
-                return await self._answer(keys, now, counted)
+            return await self._answer(keys, now, counted, trace)
         finally:
             self.tally.update(counted)
             for result, n in counted.items():
                 CACHE_LOOKUPS.labels(self.service, result).inc(n)
-            if span is not None:
-                span.set_attributes({f"loader.{result}": n for result, n in counted.items()})
-                span.end()
+            if trace is not None:
+                trace.done()
 
     async def _answer(
-        self, keys: list[K], now: float, counted: collections.Counter[str]
+        self,
+        keys: list[K],
+        now: float,
+        counted: collections.Counter[str],
+        trace: BatchTrace | None = None,
     ) -> Sequence[V | Stale[V] | BaseException | None]:
         cache_keys = [self.cache_key(k) for k in keys]
         entries = await self._cache_read(cache_keys)
@@ -338,8 +332,13 @@ class ExternalLoader(Generic[K, V]):
         missing = [i for i, r in enumerate(results) if r is _MISSING]
         if missing:
             board = shared_fetches(self.service, self.namespace, self.window)
-            futures = board.join(self, [keys[i] for i in missing], self.deadline)
-            await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
+            if trace is None:
+                futures = board.join(self, [keys[i] for i in missing], self.deadline)
+                await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
+            else:  # the wait is a span, the parent of the upstream calls it starts
+                with trace.waiting():
+                    futures = board.join(self, [keys[i] for i in missing], self.deadline)
+                    await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}
             # a joined fetch may have settled up to `grace` before this batch began
             fetched_at = now - self.grace()

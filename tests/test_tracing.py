@@ -8,11 +8,13 @@ Across processes and through a real gateway: tests/reliability/test_tracing_over
 from __future__ import annotations
 
 import io
+import json
 import secrets
 from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from opentelemetry.sdk.trace import ReadableSpan
@@ -55,27 +57,34 @@ def test_a_request_continues_the_callers_trace_with_a_span_per_batch_and_upstrea
     call_command("seed_demo", count=3, stdout=io.StringIO())
     with serve_asgi() as url:
         body = ask(url, PAGE, traceparent=f"00-{TRACE_ID}-{PARENT_ID}-01")
+        cold = recorded_spans.get_finished_spans()
+        recorded_spans.clear()
+        warm_body = ask(url, PAGE)
+        warm = recorded_spans.get_finished_spans()
     assert "errors" not in body
+    assert warm_body == body
 
-    finished = recorded_spans.get_finished_spans()
-    named = by_name(finished)
+    named = by_name(cold)
     # the server span continues the caller's trace, under the caller's span
-    (server,) = [s for s in finished if s.kind is SpanKind.SERVER]
+    (server,) = [s for s in cold if s.kind is SpanKind.SERVER]
     assert format(server.context.trace_id, "032x") == TRACE_ID
     assert server.parent is not None
     assert server.parent.is_remote
     assert format(server.parent.span_id, "016x") == PARENT_ID
-    assert {format(s.context.trace_id, "032x") for s in finished} == {TRACE_ID}
-    # then the operation, a batch per system, and one span per upstream call under its batch
-    (operation,) = named["query Page"]
-    assert parent_of(operation) == server.context.span_id
-    assert operation.attributes["graphql.operation.type"] == "query"
+    assert {format(s.context.trace_id, "032x") for s in cold} == {TRACE_ID}
+    # the operation is on it; a batch per system that waited, one span per upstream call
+    assert server.attributes["graphql.operation.type"] == "query"
+    assert server.attributes["graphql.operation.name"] == "Page"
+    assert server.attributes["graphql.errors"] == 0
+    assert server.attributes["loader.fetched"] == 6
+    assert server.attributes["loader.fetched.systems"] == ("filemaker", "tax_assessor")
+    assert "graphql.parse_ms" in server.attributes
     for system, call in (("filemaker", "find_records"), ("tax_assessor", "get_assessments")):
         (batch,) = named[f"{system} batch"]
-        assert parent_of(batch) == operation.context.span_id
+        assert parent_of(batch) == server.context.span_id
         assert batch.attributes["loader.keys"] == 3
         assert batch.attributes["loader.fetched"] == 3
-        calls = [s for s in finished if s.attributes.get("upstream.system") == system]
+        calls = [s for s in cold if s.attributes.get("upstream.system") == system]
         upstream = [s for s in calls if s.attributes.get("upstream.operation") == call]
         assert len(upstream) == 1, [s.name for s in calls]
         assert parent_of(upstream[0]) == batch.context.span_id
@@ -83,6 +92,29 @@ def test_a_request_continues_the_callers_trace_with_a_span_per_batch_and_upstrea
         assert upstream[0].attributes["upstream.outcome"] == "ok"
         assert upstream[0].attributes["upstream.attempts"] == 1
     assert "GraphQL Resolving: parcelId" not in named  # no field spans unless asked
+    # warm: the cache answered every key, so the request is one span that says so
+    (warm_server,) = warm
+    assert warm_server.kind is SpanKind.SERVER
+    assert warm_server.attributes["loader.hit"] == 6
+    assert "loader.fetched" not in warm_server.attributes
+
+
+async def test_without_a_server_span_the_operation_is_a_span_of_its_own(
+    recorded_spans, async_client, emulators
+):
+    """The Django test client calls the view with no ASGI instrumentation around it."""
+    await sync_to_async(call_command)("seed_demo", count=3, stdout=io.StringIO())
+
+    response = await async_client.post(
+        "/graphql/", data=json.dumps({"query": PAGE}), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    (operation,) = by_name(recorded_spans.get_finished_spans())["query Page"]
+    assert operation.attributes["loader.fetched"] == 6
+    batches = [s for s in recorded_spans.get_finished_spans() if s.name.endswith(" batch")]
+    assert len(batches) == 2
+    assert all(parent_of(batch) == operation.context.span_id for batch in batches)
 
 
 def test_a_failing_upstream_call_says_how_it_failed_and_how_often_it_was_tried(
