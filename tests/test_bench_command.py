@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ KEYS = {
     "naive_speedup",
     "rps_warm",
     "rps_plain",
+    "rps_traced",
+    "traced_ratio",
     "peak_rss_mb",
     "burst_warm",
 }
@@ -80,6 +83,11 @@ def test_bench_writes_the_documented_figures(tmp_path):
     }
     assert figures["upstream_calls_warm"] == 0
     assert set(figures["rps_warm"]) == set(figures["rps_plain"]) == {"1", "8", "32"}
+    assert set(figures["rps_traced"]) == {"1", "8", "32"}
+    # the traced server exported its requests' spans (by the time it stopped)
+    exported = re.search(r"Spans the traced server exported: (\d+)", result.stdout)
+    assert exported is not None
+    assert int(exported.group(1)) > 0
     assert figures["naive_speedup"] > 1
     assert "upstream calls, cold query" in result.stdout
     burst = figures["burst_warm"]

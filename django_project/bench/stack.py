@@ -1,4 +1,5 @@
-"""The processes the benchmark measures: every system's emulator and two app servers."""
+"""The processes the benchmark measures: every system's emulator and three app servers (cold,
+warm, and warm with tracing on, exporting to an OTLP sink here)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.conf import settings
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from emulators.registry import emulator_class, serves_http
 
@@ -61,13 +68,53 @@ class Server:
             Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
 
+class _OtlpSink(BaseHTTPRequestHandler):
+    """A collector's stand-in: accepts OTLP/HTTP trace exports, counts their spans, keeps
+    nothing (what tracing costs the server is the exporting, not the collector's work)."""
+
+    spans: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        _OtlpSink.spans += sum(
+            len(scope.spans) for spans in request.resource_spans for scope in spans.scope_spans
+        )
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """An OTLP sink on a free loopback port; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def spans_exported() -> int:
+    return _OtlpSink.spans
+
+
 @contextlib.contextmanager
 def stack(
     count: int, latency_ms: float, log: Any = None
-) -> Iterator[tuple[Server, Server, dict[str, dict[str, str]]]]:
+) -> Iterator[tuple[Server, Server, Server, dict[str, dict[str, str]]]]:
     """A seeded SQLite database, the emulators at `latency_ms` per call, each database's
-    stand-in (seeded files), a cold server (every cache TTL 0) and a warm one. Yields (cold,
-    warm, and per system the client settings that point at its emulator or stand-in)."""
+    stand-in (seeded files), a cold server (every cache TTL 0), a warm one, and a warm one
+    with tracing on (every request traced and exported to an OTLP sink in this process).
+    Yields (cold, warm, traced, and per system the client settings that point at its
+    emulator or stand-in)."""
     systems = list(settings.EXTERNAL_SYSTEMS)
     http_systems = [name for name in systems if serves_http(name)]
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -105,13 +152,18 @@ def stack(
     processes: list[subprocess.Popen[bytes]] = []
     manage = [sys.executable, str(ROOT / "manage.py")]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+    resources = contextlib.ExitStack()
+    traced_env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": resources.enter_context(otlp_sink()),
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
     try:
         if log:
             log(f"Seeding {count} properties into {workdir}/bench.sqlite3 ...")
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, **quiet)
         subprocess.run([*manage, "seed_demo", "--count", str(count)], env=env, check=True, **quiet)
         if log:
-            log(f"Starting the emulators ({latency_ms:g} ms per call) and two servers ...")
+            log(f"Starting the emulators ({latency_ms:g} ms per call) and three servers ...")
         emulator_args = [f"--{n.replace('_', '-')}-port={p}" for n, p in ports.items()]
         processes.append(
             subprocess.Popen(
@@ -121,9 +173,11 @@ def stack(
             )
         )
         servers = []
-        for kind in ("cold", "warm"):
+        for kind in ("cold", "warm", "traced"):
             port = free_port()
-            ttl = {f"{n.upper()}_CACHE_TTL": "0" for n in systems} if kind == "cold" else {}
+            extra = {f"{n.upper()}_CACHE_TTL": "0" for n in systems} if kind == "cold" else {}
+            if kind == "traced":
+                extra = traced_env
             process = subprocess.Popen(
                 [
                     sys.executable,
@@ -136,7 +190,7 @@ def stack(
                     "warning",
                     "--no-access-log",
                 ],
-                env={**env, **ttl},
+                env={**env, **extra},
                 **quiet,
             )
             processes.append(process)
@@ -145,10 +199,11 @@ def stack(
             wait_until_up(f"{url}/_emulator/stats", processes[0])
         for server in servers:
             wait_until_up(f"{server.url}/healthz", server.process)
-        yield servers[0], servers[1], targets
+        yield servers[0], servers[1], servers[2], targets
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
+        resources.close()

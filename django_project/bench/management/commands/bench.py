@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_project.bench.floors import strawberry_floor, upstream_floor
 from django_project.bench.queries import detail_query, page_query
-from django_project.bench.stack import Server, stack
+from django_project.bench.stack import Server, spans_exported, stack
 from resolvers.registry import loader_classes
 
 #: Clients in the concurrent warm burst (the concurrency issue's 150 detail clients).
@@ -58,9 +58,11 @@ class Command(BaseCommand):
         # The floor's calls, and the legacy rows its client skips, are not news here.
         logging.getLogger("clients").setLevel(logging.ERROR)
         size = max(options["sizes"])
-        with stack(size, options["latency_ms"], log=self.stderr.write) as (cold, warm, targets):
-            report = asyncio.run(self._measure(cold, warm, targets, options))
+        with stack(size, options["latency_ms"], log=self.stderr.write) as servers:
+            report = asyncio.run(self._measure(*servers, options))
         self._print(report, options)
+        # counted once the traced server has stopped (it exports what it buffered then)
+        self.stdout.write(f"Spans the traced server exported: {spans_exported()}")
         if options["json_path"]:
             Path(options["json_path"]).write_text(json.dumps(report, indent=2) + "\n")
             self.stdout.write(f"Figures written to {options['json_path']}")
@@ -71,6 +73,7 @@ class Command(BaseCommand):
         self,
         cold: Server,
         warm: Server,
+        traced: Server,
         targets: dict[str, dict[str, str]],
         options: dict[str, Any],
     ) -> dict[str, Any]:
@@ -111,13 +114,17 @@ class Command(BaseCommand):
 
                 self.stderr.write(f"N = {n}: requests per second ...")
                 ids = [r["id"] for r in body["data"]["properties"]["results"]][:50]
-                rps_warm, rps_plain = {}, {}
+                rps_warm, rps_plain, rps_traced = {}, {}, {}
                 for concurrency in (1, 8, 32):
                     rps_warm[str(concurrency)] = await self._rps(
                         http, warm.url, ids, concurrency, options["requests"], graphql=True
                     )
                     rps_plain[str(concurrency)] = await self._rps(
                         http, warm.url, ids, concurrency, options["requests"], graphql=False
+                    )
+                    # the same queries on a server with tracing on, exporting every request
+                    rps_traced[str(concurrency)] = await self._rps(
+                        http, traced.url, ids, concurrency, options["requests"], graphql=True
                     )
 
                 self.stderr.write(f"N = {n}: {BURST} concurrent warm detail clients ...")
@@ -141,6 +148,8 @@ class Command(BaseCommand):
                     "naive_speedup": None if naive_ms is None else round(naive_ms / cold_p50, 1),
                     "rps_warm": rps_warm,
                     "rps_plain": rps_plain,
+                    "rps_traced": rps_traced,
+                    "traced_ratio": {c: round(rps_traced[c] / rps_warm[c], 2) for c in rps_traced},
                     "burst_warm": burst,
                     "peak_rss_mb": round(warm.peak_rss_mb(), 1),
                 }
@@ -269,6 +278,11 @@ class Command(BaseCommand):
             ("naive ms (speed-up)", lambda r: f"{r['naive_p50_ms']} ({r['naive_speedup']}x)"),
             ("rps GraphQL c=1/8/32", lambda r: " / ".join(map(str, r["rps_warm"].values()))),
             ("rps plain view c=1/8/32", lambda r: " / ".join(map(str, r["rps_plain"].values()))),
+            ("rps traced c=1/8/32", lambda r: " / ".join(map(str, r["rps_traced"].values()))),
+            (
+                "traced / untraced c=1/8/32",
+                lambda r: " / ".join(f"{v}x" for v in r["traced_ratio"].values()),
+            ),
             (
                 f"{BURST} warm clients p50/p99/rps",
                 lambda r: "{p50_ms} / {p99_ms} ms / {rps}".format(**r["burst_warm"]),
