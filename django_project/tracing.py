@@ -86,6 +86,22 @@ async def _mask_url_async(span: Any, request: Any) -> None:
     _mask_url(span, request)
 
 
+#: Longest attribute value kept unless OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT says otherwise: a GET's
+#: URL holds the whole query and its variables (up to GRAPHQL_MAX_BODY_BYTES).
+ATTRIBUTE_VALUE_LENGTH = 2048
+
+
+def _span_limits() -> Any:
+    from opentelemetry.sdk.trace import SpanLimits
+
+    if any(
+        os.environ.get(name, "").strip()
+        for name in ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+    ):
+        return SpanLimits()  # it reads them
+    return SpanLimits(max_attribute_length=ATTRIBUTE_VALUE_LENGTH)
+
+
 def install_tracing(processor: SpanProcessor | None = None) -> TracerProvider:
     """Install the SDK as the process's tracer provider and instrument httpx and redis.
     `processor` replaces the OTLP export (tests pass the SDK's in-memory exporter's)."""
@@ -96,7 +112,7 @@ def install_tracing(processor: SpanProcessor | None = None) -> TracerProvider:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "property-graph"}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=Resource.create(attributes), span_limits=_span_limits())
     provider.add_span_processor(processor or BatchSpanProcessor(otlp_exporter()))
     trace.set_tracer_provider(provider)
     HTTPXClientInstrumentor().instrument(

@@ -221,3 +221,19 @@ def test_metrics_are_unchanged_by_tracing(recorded_spans, emulators_sync, settin
     # and the scrape itself is not traced
     finished = recorded_spans.get_finished_spans()
     assert [s.name for s in finished if s.kind is SpanKind.SERVER] == ["POST /graphql/"]
+
+
+def test_long_attribute_values_are_cut(recorded_spans, emulators_sync):
+    call_command("seed_demo", count=1, stdout=io.StringIO())
+    padding = "#" * 5000  # a GET's URL carries the whole document
+    query = (
+        f"query Long {{ properties(pagination: {{limit: 1}}) {{ results {{ id }} }} }} {padding}"
+    )
+    with serve_asgi() as url:
+        response = httpx.get(f"{url}/graphql/", params={"query": query}, timeout=30)
+    assert response.status_code == 200
+
+    (server,) = [s for s in recorded_spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.attributes["graphql.operation.name"] == "Long"
+    longest = max(len(str(v)) for v in server.attributes.values())
+    assert longest == tracing.ATTRIBUTE_VALUE_LENGTH
