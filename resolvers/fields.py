@@ -63,8 +63,13 @@ async def prefetch(wanted: Iterable[tuple[ExternalLoader[Any, Any], Iterable[Any
     within the request's budget (the loaders apply it). Outcomes stay in the loaders for
     `in_hand` (a dict entry per key: no future, no callback). Never raises (a loader's
     prefetch does not): each field reports its own failure, and a key whose prefetch broke
-    is loaded by its field."""
-    await asyncio.gather(*(loader.prefetch(keys) for loader, keys in wanted))
+    is loaded by its field. Waits on the batches' futures directly: no coroutine or task per
+    system."""
+    waits: set[asyncio.Future[None]] = set()
+    for loader, keys in wanted:
+        waits |= loader.prefetch_started(keys)
+    if waits:
+        await asyncio.gather(*waits)
 
 
 def _present(info: Any, result: Any) -> Any:

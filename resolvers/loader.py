@@ -213,6 +213,13 @@ class ExternalLoader(Generic[K, V]):
         `property(id:)` fields resolving their rows together) shares one batch, as
         DataLoader batches `load`s; keys already settled, loading or prefetching are not
         asked again."""
+        waits = self.prefetch_started(keys)
+        if waits:
+            await asyncio.gather(*waits)
+
+    def prefetch_started(self, keys: Iterable[K]) -> set[asyncio.Future[None]]:
+        """`prefetch` without the wait: the futures that complete when `keys` are settled
+        (resolvers/fields.py waits for every system's at once, with no task per system)."""
         cache_map = self.loader.cache_map
         waits: set[asyncio.Future[None]] = set()
         wanted: list[K] = []
@@ -234,8 +241,7 @@ class ExternalLoader(Generic[K, V]):
             for key in wanted:
                 self._prefetching[key] = done
             waits.add(done)
-        if waits:
-            await asyncio.gather(*waits)
+        return waits
 
     def _start_prefetch(self, batch: list[K], done: asyncio.Future[None]) -> None:
         self._next_prefetch = None
