@@ -104,10 +104,14 @@ def test_a_request_continues_the_callers_trace_with_a_span_per_batch_and_upstrea
         assert upstream[0].attributes["upstream.attempts"] == 1
     assert "GraphQL Resolving: parcelId" not in named  # no field spans unless asked
     # warm: the cache answered every key, so the request is one span that says so (and,
-    # with a Redis cache, the instrumentation's span for each Redis command under it)
+    # with a Redis cache, the instrumentation's span for each Redis command under it; the
+    # cold request's cache writes and lease releases may end in this window too, in the
+    # cold request's trace)
     (warm_server,) = [s for s in warm if not is_redis(s)]
     assert warm_server.kind is SpanKind.SERVER
-    assert all(parent_of(s) == warm_server.context.span_id for s in warm if is_redis(s))
+    warm_trace = [s for s in warm if s.context.trace_id == warm_server.context.trace_id]
+    assert all(parent_of(s) == warm_server.context.span_id for s in warm_trace if is_redis(s))
+    assert all(is_redis(s) for s in warm if s not in warm_trace)
     assert warm_server.attributes["loader.hit"] == 6
     assert "loader.fetched" not in warm_server.attributes
 
