@@ -9,10 +9,11 @@ Two forms, for two kinds of consumer:
   responses holding a stale-served field get none (the view sends `no-store`). The view
   turns it into `Cache-Control`, `ETag` and 304s (django_project/views.py); Apollo Router's
   response cache and browsers and CDNs read that header.
-- Per field (SDL): `@cacheControl(maxAge:)` on every external field, in seconds, the most
-  that field's header figure can ever be (the smaller of its system's TTL and negative TTL),
-  composed into the supergraph with `@composeDirective` in the form Hive Gateway's response
-  cache reads (`@link(url: "https://the-guild.dev/mesh/v1.0", import: ["@cacheControl"])`).
+- Per field (SDL): `@cacheControl(maxAge:)` on every external field, in seconds: the smaller
+  of its system's TTL and negative TTL (a cache that knows only the schema cannot tell a
+  record from its absence, so it gets the shorter), composed into the supergraph with
+  `@composeDirective` in the form Hive Gateway's response cache reads
+  (`@link(url: "https://the-guild.dev/mesh/v1.0", import: ["@cacheControl"])`).
   Fields without it are local and get the gateway's default, as Apollo's convention has it.
 """
 
@@ -58,8 +59,8 @@ class CacheControl:
 
 
 def max_age_for(service: str) -> int:
-    """The most seconds a field of `service` stays fresh: its TTL, or its negative TTL when a
-    "no such record" is trusted for less (settings.<SERVICE>_CACHE)."""
+    """Seconds a field of `service` stays fresh whether or not the record exists: the smaller
+    of its TTL and its negative TTL (settings.<SERVICE>_CACHE)."""
     policy = getattr(settings, f"{service.upper()}_CACHE")
     return int(min(policy["ttl"], policy["negative_ttl"]))
 
