@@ -11,11 +11,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -68,18 +68,18 @@ class Server:
             Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
 
-class _OtlpSink(BaseHTTPRequestHandler):
-    """A collector's stand-in: accepts OTLP/HTTP trace exports, counts their spans, keeps
-    nothing (what tracing costs the server is the exporting, not the collector's work)."""
+#: What an OTLP sink calls with each export it receives (the request, its URL path).
+OnExport = Callable[[ExportTraceServiceRequest, str], None]
 
-    spans: ClassVar[int] = 0
+
+class _OtlpReceiver(BaseHTTPRequestHandler):
+    """Accepts an OTLP/HTTP trace export, hands it to the server's `on_export`, answers as a
+    collector does."""
 
     def do_POST(self) -> None:
         request = ExportTraceServiceRequest()
         request.ParseFromString(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        _OtlpSink.spans += sum(
-            len(scope.spans) for spans in request.resource_spans for scope in spans.scope_spans
-        )
+        self.server.on_export(request, self.path)  # type: ignore[attr-defined]
         answer = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -92,9 +92,11 @@ class _OtlpSink(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def otlp_sink() -> Iterator[str]:
-    """An OTLP sink on a free loopback port; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpSink)
+def otlp_sink(on_export: OnExport) -> Iterator[str]:
+    """A collector's stand-in on a free loopback port, decoding every export with
+    OpenTelemetry's own protobuf classes; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
+    server.on_export = on_export  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -102,8 +104,25 @@ def otlp_sink() -> Iterator[str]:
         server.shutdown()
 
 
+class _SpanCount:
+    """Counts the spans exported to the bench's sink and keeps nothing: what tracing costs
+    the server is the exporting, not the collector's work."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: ExportTraceServiceRequest, path: str) -> None:
+        found = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+        with self._lock:
+            self.total += found
+
+
+_exported = _SpanCount()
+
+
 def spans_exported() -> int:
-    return _OtlpSink.spans
+    return _exported.total
 
 
 @contextlib.contextmanager
@@ -154,7 +173,7 @@ def stack(
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
     resources = contextlib.ExitStack()
     traced_env = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": resources.enter_context(otlp_sink()),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": resources.enter_context(otlp_sink(_exported)),
         "OTEL_TRACES_SAMPLER": "always_on",
     }
     try:

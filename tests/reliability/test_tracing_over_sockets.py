@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from django_project.bench.stack import otlp_sink
 from tests.conftest import post_untraced
 from tests.processes import app_server, demo_environment, emulators, manage
 
@@ -40,34 +36,14 @@ SECRETS = (
 
 
 class Collector:
-    """An OTLP/HTTP receiver: decodes each export with OpenTelemetry's own protobuf classes
-    and keeps the spans as dicts."""
+    """Keeps the spans an OTLP sink (the bench's: django_project/bench/stack.py) receives, as
+    dicts."""
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        collector = self
+        self.arrived = threading.Condition()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                collector.add(request, self.path)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def add(self, request: ExportTraceServiceRequest, path: str) -> None:
+    def __call__(self, request: ExportTraceServiceRequest, path: str) -> None:
         for resource_spans in request.resource_spans:
             resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
@@ -89,33 +65,28 @@ class Collector:
                         "status": span.status.code,
                         "attributes": attributes,
                     }
-                    with self.lock:
+                    with self.arrived:
                         self.spans.append(found)
+                        self.arrived.notify_all()
 
     def wait_for(self, done: Any, *, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """The spans once `done(spans)` holds; a bound on waiting, not a verdict on speed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                spans = list(self.spans)
-            if done(spans):
-                return spans
-            time.sleep(0.1)
-        pytest.fail(f"the collector did not receive the expected spans: {spans}")
+        """The spans once `done(spans)` holds, woken by each arrival; the timeout bounds a
+        failure, it is not a verdict on speed."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: done(self.spans), timeout=timeout):
+                pytest.fail(f"the collector did not receive the expected spans: {self.spans}")
+            return list(self.spans)
 
 
 @pytest.fixture
-def collector() -> Iterator[Collector]:
+def otlp_collector() -> Iterator[tuple[Collector, str]]:
     found = Collector()
-    thread = threading.Thread(target=found.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield found
-    finally:
-        found.server.shutdown()
+    with otlp_sink(found) as url:
+        yield found, url
 
 
-def test_an_app_configured_by_otel_variables_exports_the_callers_trace(collector):
+def test_an_app_configured_by_otel_variables_exports_the_callers_trace(otlp_collector):
+    collector, collector_url = otlp_collector
     with tempfile.TemporaryDirectory() as tmp:
         log = (Path(tmp) / "processes.log").open("w")
         env = demo_environment(
@@ -124,7 +95,7 @@ def test_an_app_configured_by_otel_variables_exports_the_callers_trace(collector
             DATABASE_URL=f"sqlite:///{tmp}/trace.sqlite3",
             CACHE_URL="memory://",
             LOG_LEVEL="WARNING",
-            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector_url,
             OTEL_SERVICE_NAME="property-graph-under-test",
             OTEL_BSP_SCHEDULE_DELAY="50",
         )
