@@ -66,8 +66,9 @@ class PropertyGraphSchema(strawberry.federation.Schema):
                 )
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
-        """The extensions for one request; with tracing on, an operation span second (after
-        the persisted-query step, which must stay first: see the list below)."""
+        """The extensions for one request; with tracing on, the operation's tracing
+        (schema/tracing.py) second, after the persisted-query step, which must stay first
+        (see the list below)."""
         extensions = super().get_extensions(sync)
         if tracing_on():
             extensions.insert(1, OperationSpans())
