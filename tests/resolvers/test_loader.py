@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiocache import Cache
+from aiocache.plugins import BasePlugin
 from aiocache.serializers import JsonSerializer
 from graphql import GraphQLError
 
@@ -100,6 +101,63 @@ async def test_cache_aside_one_call_then_hits(cache, clock):
     assert upstream.calls == [["a", "b"]]
     assert first.tally == {"fetched": 2}
     assert second.tally == {"hit": 2}
+
+
+async def test_keys_the_memory_cache_answers_are_settled_at_once_without_a_batch(cache, clock):
+    upstream = Upstream(known={"a"})
+    await request(upstream, cache, clock).loader.load_many(["a", "gone"])
+    written = clock.now
+    clock.now += 5
+
+    loader = request(upstream, cache, clock)
+    waits = loader.prefetch_started(["a", "gone"])
+
+    # nothing to wait for and no batch scheduled: answered before any turn of the loop
+    assert waits == set()
+    assert loader._next_prefetch is None
+    assert loader.settled == {"a": Thing("a"), "gone": None}
+    assert loader.tally == {"hit": 1, "negative_hit": 1}
+    assert loader.fresh_until == written + POLICY.negative_ttl
+    assert upstream.calls == [["a", "gone"]]
+
+
+async def test_only_keys_the_memory_cache_cannot_answer_fresh_go_to_a_batch(cache, clock):
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("old")
+    clock.now += POLICY.ttl + 5
+    await request(upstream, cache, clock).load("new")
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+
+    loader = request(upstream, cache, clock)
+    await loader.prefetch(["new", "old", "unknown"])
+
+    assert upstream.calls[-1] == ["old", "unknown"]
+    assert loader.settled["new"] == Thing("new")
+    assert loader.settled["old"] == Stale(Thing("old"), pytest.approx(POLICY.ttl + 5), "things")
+    assert isinstance(loader.settled["unknown"], GraphQLError)
+    assert loader.tally == {"hit": 1, "stale": 1, "failed": 1}
+
+
+async def test_a_cache_that_needs_a_round_trip_is_read_in_a_batch(clock):
+    class Noted(BasePlugin):  # aiocache plugins see every call: only aiocache's path runs them
+        calls = 0
+
+        async def pre_multi_get(self, *args, **kwargs):
+            Noted.calls += 1
+
+    cache = Cache(Cache.MEMORY, serializer=JsonSerializer(), plugins=[Noted()])
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("a")
+
+    loader = request(upstream, cache, clock)
+    waits = loader.prefetch_started(["a"])
+    assert len(waits) == 1
+    assert loader.settled == {}
+    await asyncio.gather(*waits)
+
+    assert loader.settled == {"a": Thing("a")}
+    assert loader.tally == {"hit": 1}
+    assert Noted.calls == 2
 
 
 async def test_no_such_record_is_cached_for_the_negative_ttl(cache, clock):
