@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import math
 import time
@@ -44,6 +45,7 @@ from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_
 from resolvers.cache import OPERATION_TIMEOUT, from_json, read_in_process, read_shared, to_json
 from resolvers.errors import deadline_error, graphql_error
 from resolvers.fleet import fleet_for_loop
+from resolvers.settings_memo import from_settings
 from resolvers.telemetry import BatchTrace, tracing_on
 from resolvers.timing import within
 
@@ -97,6 +99,29 @@ _DECODED: dict[tuple[str, Any], Any] = {}
 DECODED_MAX = 20_000
 
 
+@from_settings
+def _policy_and_window(service: str) -> tuple[CachePolicy, float]:
+    """The system's TTLs, and the batch window in seconds."""
+    policy = CachePolicy(**getattr(settings, f"{service.upper()}_CACHE"))
+    return policy, settings.UPSTREAM_BATCH_WINDOW_MS / 1000
+
+
+@from_settings
+def _keys_per_call(service: str) -> int:
+    from resolvers.registry import integration  # the registry imports every loader
+
+    found = integration(service)
+    if found is None:
+        raise LookupError(f"{service} is not in EXTERNAL_SYSTEMS")
+    return found.config().keys_per_call
+
+
+@functools.cache
+def _lookups_counter(service: str, result: str) -> Any:
+    """CACHE_LOOKUPS' child for (service, result): `labels()` costs a lock and a lookup."""
+    return CACHE_LOOKUPS.labels(service, result)
+
+
 class ExternalLoader(Generic[K, V]):
     """Cache-aside, single-flight, stale-if-error batch loading for one external system."""
 
@@ -146,8 +171,7 @@ class ExternalLoader(Generic[K, V]):
     ) -> Self:
         """A loader for one request, on this loop's client and cache, with the system's TTLs;
         it waits for upstreams until `deadline` (loop time)."""
-        policy = CachePolicy(**getattr(settings, f"{cls.service.upper()}_CACHE"))
-        window = settings.UPSTREAM_BATCH_WINDOW_MS / 1000
+        policy, window = _policy_and_window(cls.service)
         return cls(
             upstreams[cls.service], cache=cache, policy=policy, deadline=deadline, window=window
         )
@@ -156,12 +180,7 @@ class ExternalLoader(Generic[K, V]):
     def keys_per_call(cls) -> int:
         """Keys one upstream call carries at most: the client config says (its batch size, or
         what else bounds a request), in one place."""
-        from resolvers.registry import integration  # the registry imports every loader
-
-        found = integration(cls.service)
-        if found is None:
-            raise LookupError(f"{cls.service} is not in EXTERNAL_SYSTEMS")
-        return found.config().keys_per_call
+        return _keys_per_call(cls.service)
 
     @classmethod
     def max_calls(cls, keys: int) -> int:
@@ -340,7 +359,7 @@ class ExternalLoader(Generic[K, V]):
     def _count(self, counted: Mapping[str, int]) -> None:
         self.tally.update(counted)
         for result, n in counted.items():
-            CACHE_LOOKUPS.labels(self.service, result).inc(n)
+            _lookups_counter(self.service, result).inc(n)
 
     def _take_fresh(
         self,
