@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from graphql.execution.middleware import MiddlewareManager
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -17,7 +17,7 @@ from resolvers.telemetry import tracing_on
 from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
-from schema.limits import CACHED_DOCUMENTS, DocumentLimits
+from schema.limits import CACHED_DOCUMENTS, DocumentLimits, ValidationPerDocument
 from schema.mutations import Mutation
 from schema.observability import OperationMetrics
 from schema.persisted_queries import PersistedQueries
@@ -164,7 +164,7 @@ schema = PropertyGraphSchema(
         # after it make a repeated document cost a lookup instead of a parse and validation.
         DocumentLimits,
         lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
-        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        ValidationPerDocument,
         QueryCostLimiter,
         QueryOptimizer,
         MaskUnexpectedErrors,

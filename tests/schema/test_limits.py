@@ -145,3 +145,25 @@ def test_ten_megabytes_over_a_real_server_declared_or_chunked_are_413():
         assert response.status_code == 413
         assert response.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}
     assert after.json() == {"data": {"__typename": "Query"}}
+
+
+def test_a_repeated_document_is_validated_once_per_set_of_rules(client, settings, monkeypatch):
+    from schema import limits
+
+    validated = []
+
+    def counting(schema, document, rules):
+        validated.append(rules)
+        return original(schema, document, rules)
+
+    original = limits.validate_document
+    monkeypatch.setattr(limits, "validate_document", counting)
+    query = json.dumps({"query": "{ properties { results { id parcelId } } }"})
+
+    assert "errors" not in post(client, query).json()
+    assert "errors" not in post(client, query).json()
+    assert len(validated) == 1
+    # a new limit is a new set of rules: validated again, and it applies
+    settings.GRAPHQL_MAX_DEPTH = 1
+    assert "exceeds maximum operation depth" in post(client, query).json()["errors"][0]["message"]
+    assert len(validated) == 2
