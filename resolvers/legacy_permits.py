@@ -15,7 +15,7 @@ from clients.legacy_permits import (
     Permit,
     Violation,
 )
-from resolvers.cache import from_json, to_json
+from resolvers.cache import from_json
 from resolvers.loader import ExternalLoader
 from resolvers.registry import sql_integration
 
@@ -28,9 +28,6 @@ class PermitsByParcelLoader(ExternalLoader[str, list[Permit]]):
     async def fetch(self, keys: list[str]) -> Mapping[str, list[Permit]]:
         return await self.client.permits_by_parcel(parcel_ids=keys)
 
-    def encode(self, value: list[Permit]) -> Any:
-        return [to_json(permit) for permit in value]
-
     def decode(self, data: Any) -> list[Permit]:
         return [from_json(Permit, item) for item in data]
 
@@ -42,9 +39,6 @@ class OpenViolationsByParcelLoader(ExternalLoader[str, list[Violation]]):
 
     async def fetch(self, keys: list[str]) -> Mapping[str, list[Violation]]:
         return await self.client.open_violations_by_parcel(parcel_ids=keys)
-
-    def encode(self, value: list[Violation]) -> Any:
-        return [to_json(case) for case in value]
 
     def decode(self, data: Any) -> list[Violation]:
         return [from_json(Violation, item) for item in data]

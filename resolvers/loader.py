@@ -42,7 +42,7 @@ from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError
 from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
-from resolvers.cache import OPERATION_TIMEOUT, from_json, read_in_process, read_shared, to_json
+from resolvers.cache import OPERATION_TIMEOUT, from_json, read_in_process, read_shared
 from resolvers.errors import deadline_error, graphql_error
 from resolvers.fleet import fleet_for_loop
 from resolvers.settings_memo import from_settings
@@ -208,7 +208,9 @@ class ExternalLoader(Generic[K, V]):
         raise NotImplementedError
 
     def encode(self, value: V) -> Any:
-        return to_json(value)
+        """What a cache entry keeps of `value`: the record itself, which the cache's
+        serializer writes as JSON (resolvers/cache.py); `decode` rebuilds it from that."""
+        return value
 
     def decode(self, data: Any) -> V:
         return from_json(self.value_type, data)

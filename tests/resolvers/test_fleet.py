@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import pytest
 from aiocache import Cache
-from aiocache.serializers import JsonSerializer
 from graphql import GraphQLError
 from prometheus_client import REGISTRY
 from redis import Redis
@@ -29,7 +28,7 @@ from clients.errors import ServiceUnavailable
 from resolvers import batching
 from resolvers import fleet as fleet_module
 from resolvers import loader as loader_module
-from resolvers.cache import NAMESPACE
+from resolvers.cache import NAMESPACE, JsonSerializer
 from resolvers.fleet import CHANNEL, LEASE_PREFIX, close_fleet
 from tests.resolvers.test_loader import POLICY, Thing, ThingLoader, Upstream
 

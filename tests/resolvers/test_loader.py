@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pytest
 from aiocache import Cache
 from aiocache.plugins import BasePlugin
-from aiocache.serializers import JsonSerializer
 from graphql import GraphQLError
 
 from clients.errors import ExternalServiceError, ServiceUnavailable
 from resolvers import batching
+from resolvers.cache import JsonSerializer
 from resolvers.loader import CachePolicy, ExternalLoader, Stale
 from tests.clocks import FakeClock
 
