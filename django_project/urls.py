@@ -20,5 +20,6 @@ if settings.BENCH_VIEWS:  # only `manage.py bench` turns these on, for its basel
 
     urlpatterns += [
         path("bench/plain/<int:pk>", bench_views.plain),
+        path("bench/strawberry/", bench_views.strawberry_view),
         path("bench/naive", bench_views.naive),
     ]

@@ -27,6 +27,9 @@ KEYS = {
     "naive_speedup",
     "rps_warm",
     "rps_plain",
+    "rps_strawberry",
+    "plain_ratio",
+    "strawberry_ratio",
     "rps_traced",
     "traced_ratio",
     "peak_rss_mb",
@@ -84,6 +87,9 @@ def test_bench_writes_the_documented_figures(tmp_path):
     assert figures["upstream_calls_warm"] == 0
     assert set(figures["rps_warm"]) == set(figures["rps_plain"]) == {"1", "8", "32"}
     assert set(figures["rps_traced"]) == {"1", "8", "32"}
+    assert set(figures["rps_strawberry"]) == set(figures["strawberry_ratio"]) == {"1", "8", "32"}
+    assert all(v > 0 for v in figures["rps_strawberry"].values())
+    assert "GraphQL / strawberry c=1/8/32" in result.stdout
     # the traced server exported its requests' spans (by the time it stopped)
     exported = re.search(r"Spans the traced server exported: (\d+)", result.stdout)
     assert exported is not None

@@ -4,6 +4,8 @@
   against its emulator with the product's own client (no GraphQL, no cache).
 - The strawberry floor: the same response built by strawberry from objects already in memory,
   executed synchronously: what GraphQL execution alone costs for that response.
+- The detail floor schema: the warm detail query answered by strawberry alone, behind its own
+  view (django_project/bench/views.py `strawberry_view`): the request-rate baseline for GraphQL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from django_project.bench.queries import ExternalField, external_fields
 from django_project.properties.demo_data import demo_properties
@@ -125,3 +128,47 @@ def strawberry_floor(rows: list[dict[str, Any]], query: str, runs: int) -> float
         if result.errors:
             raise RuntimeError(f"floor schema failed: {result.errors}")
     return statistics.median(times)
+
+
+def detail_floor_schema() -> strawberry.Schema:
+    """`property(id:)` with every external field, answered from the row and the cache as
+    the plain view reads them, typed with the product's own GraphQL types for the records
+    (their fields read the clients' records by attribute); only strawberry's parser and
+    validation caches as extensions."""
+    from django_project.bench.views import cached_property
+    from schema import schema as product_schema
+
+    converted = product_schema.schema_converter.type_map
+    fields = external_fields()
+    annotations: dict[str, Any] = {"id": strawberry.ID, "parcel_id": str}
+    for f in fields:
+        record_type = converted[f.type_name].definition.origin  # type: ignore[union-attr]
+        annotations[_snake(f.name)] = (list[record_type] if f.is_list else record_type) | None
+    property_type = strawberry.type(type("Property", (), {"__annotations__": annotations}))
+    names = {f.name: _snake(f.name) for f in fields}
+
+    async def property_(id: strawberry.ID) -> Any:  # noqa: A002 - the argument's GraphQL name
+        prop, values = await cached_property(id)
+        if prop is None:
+            return None
+        answer: dict[str, Any] = {"id": str(prop.pk), "parcel_id": prop.parcel_id}
+        for f in fields:
+            loader, value = values[_loader_name(f)]
+            answer[names[f.name]] = None if value is None else loader.decode(value)
+        return SimpleNamespace(**answer)
+
+    property_.__annotations__ = {"id": strawberry.ID, "return": property_type | None}
+    query = strawberry.type(
+        type("Query", (), {"property": strawberry.field(resolver=property_, name="property")})
+    )
+    return strawberry.Schema(
+        query=query,
+        extensions=[lambda: ParserCache(maxsize=128), lambda: ValidationCache(maxsize=128)],
+    )
+
+
+def _loader_name(field: ExternalField) -> str:
+    """The context name of the loader answering `field` (resolvers/registry.py)."""
+    from resolvers.registry import loader_classes
+
+    return next(name for name, cls in loader_classes().items() if cls is field.loader)

@@ -114,17 +114,22 @@ class Command(BaseCommand):
 
                 self.stderr.write(f"N = {n}: requests per second ...")
                 ids = [r["id"] for r in body["data"]["properties"]["results"]][:50]
-                rps_warm, rps_plain, rps_traced = {}, {}, {}
+                await self._same_answer(http, warm.url, ids[0])
+                rps_warm, rps_plain, rps_strawberry, rps_traced = {}, {}, {}, {}
                 for concurrency in (1, 8, 32):
                     rps_warm[str(concurrency)] = await self._rps(
-                        http, warm.url, ids, concurrency, options["requests"], graphql=True
+                        http, warm.url, ids, concurrency, options["requests"], "graphql"
                     )
                     rps_plain[str(concurrency)] = await self._rps(
-                        http, warm.url, ids, concurrency, options["requests"], graphql=False
+                        http, warm.url, ids, concurrency, options["requests"], "plain"
+                    )
+                    # the same query through strawberry's own view and nothing of ours
+                    rps_strawberry[str(concurrency)] = await self._rps(
+                        http, warm.url, ids, concurrency, options["requests"], "strawberry"
                     )
                     # the same queries on a server with tracing on, exporting every request
                     rps_traced[str(concurrency)] = await self._rps(
-                        http, traced.url, ids, concurrency, options["requests"], graphql=True
+                        http, traced.url, ids, concurrency, options["requests"], "graphql"
                     )
 
                 self.stderr.write(f"N = {n}: {BURST} concurrent warm detail clients ...")
@@ -148,6 +153,11 @@ class Command(BaseCommand):
                     "naive_speedup": None if naive_ms is None else round(naive_ms / cold_p50, 1),
                     "rps_warm": rps_warm,
                     "rps_plain": rps_plain,
+                    "rps_strawberry": rps_strawberry,
+                    "plain_ratio": {c: round(rps_warm[c] / rps_plain[c], 2) for c in rps_warm},
+                    "strawberry_ratio": {
+                        c: round(rps_warm[c] / rps_strawberry[c], 2) for c in rps_warm
+                    },
                     "rps_traced": rps_traced,
                     "traced_ratio": {c: round(rps_traced[c] / rps_warm[c], 2) for c in rps_traced},
                     "burst_warm": burst,
@@ -190,6 +200,15 @@ class Command(BaseCommand):
         after = await totals()
         return {name: round(after[name] - before[name]) for name in after}
 
+    @staticmethod
+    async def _same_answer(http: httpx.AsyncClient, url: str, pk: str) -> None:
+        """The strawberry-only baseline must answer the detail query as the product does."""
+        body = {"query": detail_query(), "variables": {"id": pk}}
+        ours = (await http.post(f"{url}/graphql/", json=body)).json()
+        theirs = (await http.post(f"{url}/bench/strawberry/", json=body)).json()
+        if ours != theirs:
+            raise RuntimeError(f"the baselines differ: {str(ours)[:300]} / {str(theirs)[:300]}")
+
     async def _rps(
         self,
         http: httpx.AsyncClient,
@@ -197,20 +216,24 @@ class Command(BaseCommand):
         ids: list[str],
         concurrency: int,
         total: int,
-        *,
-        graphql: bool,
+        kind: str,
     ) -> float:
+        """Warm detail requests per second: the product's GraphQL (`graphql`), the plain view
+        (`plain`) or strawberry's own view (`strawberry`), all answering from the same cache."""
         queue = list(range(total))
         detail = detail_query()
+        path = {"graphql": "/graphql/", "strawberry": "/bench/strawberry/"}.get(kind)
 
         async def worker() -> None:
             while queue:
                 i = queue.pop()
                 pk = ids[i % len(ids)]
-                if graphql:
+                if path is not None:
                     r = await http.post(
-                        f"{url}/graphql/", json={"query": detail, "variables": {"id": pk}}
+                        f"{url}{path}", json={"query": detail, "variables": {"id": pk}}
                     )
+                    if r.status_code == 200 and r.json().get("errors"):
+                        raise RuntimeError(f"errors from {r.url}: {r.text[:300]}")
                 else:
                     r = await http.get(f"{url}/bench/plain/{pk}")
                 if r.status_code != 200:
@@ -278,6 +301,18 @@ class Command(BaseCommand):
             ("naive ms (speed-up)", lambda r: f"{r['naive_p50_ms']} ({r['naive_speedup']}x)"),
             ("rps GraphQL c=1/8/32", lambda r: " / ".join(map(str, r["rps_warm"].values()))),
             ("rps plain view c=1/8/32", lambda r: " / ".join(map(str, r["rps_plain"].values()))),
+            (
+                "rps strawberry view c=1/8/32",
+                lambda r: " / ".join(map(str, r["rps_strawberry"].values())),
+            ),
+            (
+                "GraphQL / plain c=1/8/32",
+                lambda r: " / ".join(f"{v}x" for v in r["plain_ratio"].values()),
+            ),
+            (
+                "GraphQL / strawberry c=1/8/32",
+                lambda r: " / ".join(f"{v}x" for v in r["strawberry_ratio"].values()),
+            ),
             ("rps traced c=1/8/32", lambda r: " / ".join(map(str, r["rps_traced"].values()))),
             (
                 "traced / untraced c=1/8/32",
@@ -290,6 +325,6 @@ class Command(BaseCommand):
             ("peak RSS MB (warm server)", lambda r: r["peak_rss_mb"]),
         ]
         sizes = list(report)
-        self.stdout.write(f"{'':<28}" + "".join(f"{'N = ' + n:<34}" for n in sizes))
+        self.stdout.write(f"{'':<32}" + "".join(f"{'N = ' + n:<34}" for n in sizes))
         for label, cell in rows:
-            self.stdout.write(f"{label:<28}" + "".join(f"{cell(report[n])!s:<34}" for n in sizes))
+            self.stdout.write(f"{label:<32}" + "".join(f"{cell(report[n])!s:<34}" for n in sizes))
