@@ -2,8 +2,9 @@
 
 ASGI rather than WSGI because the GraphQL view, its dataloaders, the shared httpx pool and the
 cache all live on one long-lived event loop; under WSGI each async view would get a one-off loop.
-Django does not speak the ASGI lifespan protocol, so this module answers it: at shutdown the
-external clients log out and their HTTP pools close.
+Django does not speak the ASGI lifespan protocol, so this module answers it: at startup the
+garbage collector is tuned for a long-lived server, at shutdown the external clients log out
+and their HTTP pools close.
 
 Database work (and any other sync code Django hands to a thread) runs on DATABASE_THREADS
 long-lived threads per worker, each request keeping one of them for all its sync calls, as
@@ -15,6 +16,7 @@ a worker opens however many requests arrive.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +32,34 @@ from django_project import tracing
 from resolvers.telemetry import tracing_on
 from resolvers.upstreams import close_upstreams
 
+#: The collector's thresholds once tuned (Python's are 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_garbage_collection() -> None:
+    """Called when the worker starts serving (PYTHON_GC_TUNING, on by default).
+
+    Everything alive by then (Django, the schema, every module: about 200,000 objects) lives
+    as long as the worker; `gc.freeze()` takes it out of the collector's sight. Without it
+    every full collection walked all of it, 100-150 ms each with the loop stopped, and a
+    cold 1,000-row page set off one or two (in-process, 6 pages: 1.08 s of full
+    collections). The young generation's threshold goes from 700 to 50,000 allocations: a
+    request's objects mostly die with it, by reference counting, before a collection would
+    look at them. Measured on that page (in-process, emulators at 50 ms): p50 about 900 ->
+    650 ms; at 100 rows p95 196 -> 138 ms (p50 unchanged). Cycles are collected later, not
+    never: memory is not held longer than a few requests' garbage.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 async def _lifespan(receive: Any, send: Any) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if settings.PYTHON_GC_TUNING:
+                tune_garbage_collection()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_upstreams()

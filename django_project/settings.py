@@ -121,6 +121,10 @@ DATABASES = {
 # Threads per worker that run database work (django_project/asgi.py); requests take turns.
 DATABASE_THREADS = env_int("DATABASE_THREADS", 2, minimum=1)
 
+# At ASGI startup, keep Python's cyclic garbage collector off what lives as long as the
+# worker, and let it run less often (django_project/asgi.py `tune_garbage_collection`).
+PYTHON_GC_TUNING = env_bool("PYTHON_GC_TUNING", True)
+
 CACHE_URL = os.environ.get("CACHE_URL", "").strip() or "memory://"
 CACHE_CONFIG = parse_cache_url(CACHE_URL)
 

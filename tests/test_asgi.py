@@ -66,3 +66,43 @@ async def test_a_session_login_is_saved_through_the_inline_middleware(async_clie
     assert index.status_code == 200
     assert b"alice" in index.content
     assert index.headers["X-Frame-Options"] == "DENY"
+
+
+async def _start_and_stop(application) -> list[str]:
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    await application({"type": "lifespan"}, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("tuning", [True, False])
+async def test_startup_takes_what_lives_as_long_as_the_worker_out_of_the_collectors_sight(
+    settings, tuning
+):
+    import gc
+
+    from django_project.asgi import GC_THRESHOLDS
+
+    settings.PYTHON_GC_TUNING = tuning
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    try:
+        sent = await _start_and_stop(build_application())
+
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        if tuning:
+            assert gc.get_freeze_count() > 10_000  # the modules, Django, the schema
+            assert gc.get_threshold() == GC_THRESHOLDS
+        else:
+            assert gc.get_freeze_count() == 0
+            assert gc.get_threshold() == thresholds
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
