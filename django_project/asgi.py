@@ -32,9 +32,6 @@ from django_project import tracing
 from resolvers.telemetry import tracing_on
 from resolvers.upstreams import close_upstreams
 
-#: The collector's thresholds once tuned (Python's are 700, 10, 10).
-GC_THRESHOLDS = (50_000, 20, 20)
-
 
 def tune_garbage_collection() -> None:
     """Called when the worker starts serving (PYTHON_GC_TUNING, on by default).
@@ -42,16 +39,16 @@ def tune_garbage_collection() -> None:
     Everything alive by then (Django, the schema, every module: about 200,000 objects) lives
     as long as the worker; `gc.freeze()` takes it out of the collector's sight. Without it
     every full collection walked all of it, 100-150 ms each with the loop stopped, and a
-    cold 1,000-row page set off one or two (in-process, 6 pages: 1.08 s of full
-    collections). The young generation's threshold goes from 700 to 50,000 allocations: a
-    request's objects mostly die with it, by reference counting, before a collection would
-    look at them. Measured on that page (in-process, emulators at 50 ms): p50 about 900 ->
-    650 ms; at 100 rows p95 196 -> 138 ms (p50 unchanged). Cycles are collected later, not
-    never: memory is not held longer than a few requests' garbage.
+    cold 1,000-row page set off one or two (in-process, 6 pages: 1.08 s of full collections;
+    frozen, 0.21 s). Measured on that page (in-process, emulators at 50 ms): p50 about 900
+    -> 750 ms; at 100 rows the full collections' 100-250 ms outliers are gone.
+
+    The collector's thresholds stay Python's: raising the young one to 50,000 allocations
+    made the same page 650 ms, but the warm server's peak memory at N = 1000 in `make bench`
+    went from 197 to 208-215 MB (the issue's bound is 200).
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
