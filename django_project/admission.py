@@ -5,9 +5,11 @@ Each worker admits a GraphQL request unless
 - it already has GRAPHQL_MAX_IN_FLIGHT requests in progress (a memory and file-descriptor
   bound), or
 - its event loop is saturated: for the last few heartbeats (every 25 ms while requests are in
-  progress) a ready callback waited longer than GRAPHQL_MAX_LOOP_LAG_MS to run. A saturated
-  loop makes every admitted request slower in proportion (each of its dozens of awaits waits
-  that long), so admitting more work would push everyone past the budget.
+  progress) a ready callback waited longer than GRAPHQL_MAX_LOOP_LAG_MS to run, and other
+  requests are in progress. A saturated loop makes every admitted request slower in
+  proportion (each of its dozens of awaits waits that long), so admitting more work would
+  push everyone past the budget; with no other request in progress there is no one to
+  protect, and the lag came from work that has ended.
 
 A refused request gets 503 with `Retry-After` and `extensions.code` SERVER_BUSY, counted in
 `graphql_http_refusals_total`. It is never queued: a queued request would spend its budget
@@ -74,7 +76,12 @@ class LoopState:
         return min(self.lags) if len(self.lags) == LATE_BEATS else 0.0
 
     def saturated(self) -> bool:
-        return self.lag * 1000 > settings.GRAPHQL_MAX_LOOP_LAG_MS
+        """The loop lags and other requests are in progress to share it with. A request
+        arriving when none is in progress is admitted however late the last heartbeats ran:
+        that lag came from work that has ended (one client's previous 1,000-row page made
+        its next request a 503 in `make bench`), and refusing the only request would leave
+        the worker serving no one."""
+        return self.in_flight > 0 and self.lag * 1000 > settings.GRAPHQL_MAX_LOOP_LAG_MS
 
     @property
     def in_flight(self) -> int:

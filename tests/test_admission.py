@@ -36,23 +36,44 @@ async def post(http: httpx.AsyncClient) -> httpx.Response:
     return await http.post("/graphql/", json={"query": "{ __typename }"})
 
 
-async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
-    http, settings, monkeypatch
-):
-    settings.GRAPHQL_MAX_LOOP_LAG_MS = 100
-    monkeypatch.setattr("django_project.admission.LINGER", 60.0)
-    assert (await post(http)).status_code == 200  # starts this loop's heartbeat
-    before = refusals("SERVER_BUSY")
-
-    # when: the loop is blocked for longer than the limit between every two heartbeats
+def block_the_loop(times: int) -> None:
+    """Hold the event loop for 150 ms, `times` times, letting a heartbeat run in between."""
     loop = asyncio.get_running_loop()
 
-    def block(times: int) -> None:
+    def block(left: int) -> None:
         time.sleep(0.15)
-        if times > 1:
-            loop.call_later(HEARTBEAT / 2, block, times - 1)
+        if left > 1:
+            loop.call_later(HEARTBEAT / 2, block, left - 1)
 
-    block(LATE_BEATS + 1)
+    block(times)
+
+
+async def hold_requests(http, emulators, n: int) -> list[asyncio.Task[httpx.Response]]:
+    """`n` requests in progress, waiting on a hanging system (no CPU spent meanwhile)."""
+    await sync_to_async(call_command)("seed_demo", count=1, stdout=io.StringIO())
+    emulators["tax_assessor"].set_faults(hang=True, hang_seconds=60)
+    held = [asyncio.create_task(http.post("/graphql/", json={"query": QUERY})) for _ in range(n)]
+    for _ in range(2000):
+        await asyncio.sleep(0)
+        if loop_state().in_flight == n:
+            break
+    assert loop_state().in_flight == n
+    return held
+
+
+async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
+    http, emulators, settings, monkeypatch
+):
+    settings.GRAPHQL_MAX_LOOP_LAG_MS = 100
+    settings.GRAPHQL_EXTERNAL_BUDGET = 30
+    monkeypatch.setattr("django_project.admission.LINGER", 60.0)
+    assert (await post(http)).status_code == 200  # starts this loop's heartbeat
+    held = await hold_requests(http, emulators, 1)
+    before = refusals("SERVER_BUSY")
+
+    # when: with a request in progress, the loop is blocked for longer than the limit
+    # between every two heartbeats
+    block_the_loop(LATE_BEATS + 1)
     for _ in range(200):
         await asyncio.sleep(HEARTBEAT)
         if loop_state().saturated():
@@ -74,6 +95,27 @@ async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
         await asyncio.sleep(HEARTBEAT)
         if not loop_state().saturated():
             break
+    assert (await post(http)).status_code == 200
+    for task in held:
+        task.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
+
+
+async def test_a_request_arriving_when_none_is_in_progress_is_admitted_however_late_the_loop_ran(
+    http, settings, monkeypatch
+):
+    # one client's heavy request lagged the loop, and ended; its next request follows at once
+    settings.GRAPHQL_MAX_LOOP_LAG_MS = 100
+    monkeypatch.setattr("django_project.admission.LINGER", 60.0)
+    assert (await post(http)).status_code == 200  # starts this loop's heartbeat
+    block_the_loop(LATE_BEATS + 1)
+    for _ in range(200):
+        await asyncio.sleep(HEARTBEAT)
+        if loop_state().lag * 1000 > settings.GRAPHQL_MAX_LOOP_LAG_MS:
+            break
+    assert loop_state().lag * 1000 > settings.GRAPHQL_MAX_LOOP_LAG_MS
+    assert loop_state().in_flight == 0
+
     assert (await post(http)).status_code == 200
 
 
@@ -104,16 +146,7 @@ async def test_requests_waiting_on_a_hanging_upstream_do_not_saturate_the_worker
 ):
     # given: 40 requests admitted and waiting on a hanging system (no CPU spent meanwhile)
     settings.GRAPHQL_EXTERNAL_BUDGET = 30
-    await sync_to_async(call_command)("seed_demo", count=1, stdout=io.StringIO())
-    emulators["tax_assessor"].set_faults(hang=True, hang_seconds=60)
-    waiting = [
-        asyncio.create_task(http.post("/graphql/", json={"query": QUERY})) for _ in range(40)
-    ]
-    for _ in range(2000):
-        await asyncio.sleep(0)
-        if loop_state().in_flight == 40:
-            break
-    assert loop_state().in_flight == 40
+    waiting = await hold_requests(http, emulators, 40)
     for _ in range(LATE_BEATS + 2):
         await asyncio.sleep(HEARTBEAT)
 
