@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import math
@@ -383,7 +384,7 @@ class ExternalLoader(Generic[K, V]):
                 fresh_until = min(
                     fresh_until, entry["at"] + (policy.ttl if hit else policy.negative_ttl)
                 )
-        # min: another batch of this request may have lowered it meanwhile
+        # min: this loader's earlier answers count too
         self.fresh_until = min(self.fresh_until, fresh_until)
 
     async def _answer(
@@ -407,13 +408,10 @@ class ExternalLoader(Generic[K, V]):
         missing = [i for i, r in enumerate(results) if r is _MISSING]
         if missing:
             board = shared_fetches(self.service, self.namespace, self.window)
-            if trace is None:
+            # traced, the wait is a span: the parent of the upstream calls it starts
+            with contextlib.nullcontext() if trace is None else trace.waiting():
                 futures = board.join(self, [keys[i] for i in missing], self.deadline)
                 await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
-            else:  # the wait is a span, the parent of the upstream calls it starts
-                with trace.waiting():
-                    futures = board.join(self, [keys[i] for i in missing], self.deadline)
-                    await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}
             # a joined fetch may have settled up to `grace` before this batch began
             fetched_at = now - self.grace()

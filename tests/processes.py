@@ -57,6 +57,22 @@ def demo_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
+def served_environment(directory: str, name: str, **overrides: str) -> dict[str, str]:
+    """`demo_environment` for an app served as in production (DEBUG off) from its own
+    SQLite file `<name>.sqlite3` in `directory`, the memory cache and quiet logs, plus
+    `overrides`."""
+    return demo_environment(
+        **{
+            "DEBUG": "0",
+            "SECRET_KEY": f"{name}-test-only-secret-key-0123456789abcdefghijklmnop",
+            "DATABASE_URL": f"sqlite:///{directory}/{name}.sqlite3",
+            "CACHE_URL": "memory://",
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        }
+    )
+
+
 def manage(env: Mapping[str, str], *args: str) -> None:
     subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, "manage.py", *args],

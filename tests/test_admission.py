@@ -61,6 +61,12 @@ async def hold_requests(http, emulators, n: int) -> list[asyncio.Task[httpx.Resp
     return held
 
 
+async def release(held: list[asyncio.Task[httpx.Response]]) -> None:
+    for task in held:
+        task.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
+
+
 async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
     http, emulators, settings, monkeypatch
 ):
@@ -96,9 +102,7 @@ async def test_a_saturated_event_loop_refuses_new_requests_until_it_recovers(
         if not loop_state().saturated():
             break
     assert (await post(http)).status_code == 200
-    for task in held:
-        task.cancel()
-    await asyncio.gather(*held, return_exceptions=True)
+    await release(held)
 
 
 async def test_a_request_arriving_when_none_is_in_progress_is_admitted_however_late_the_loop_ran(
@@ -122,23 +126,14 @@ async def test_a_request_arriving_when_none_is_in_progress_is_admitted_however_l
 async def test_a_worker_at_its_in_flight_limit_refuses_the_next_request(http, emulators, settings):
     settings.GRAPHQL_MAX_IN_FLIGHT = 2
     settings.GRAPHQL_EXTERNAL_BUDGET = 30
-    await sync_to_async(call_command)("seed_demo", count=1, stdout=io.StringIO())
-    emulators["tax_assessor"].set_faults(hang=True, hang_seconds=30)
-    held = [asyncio.create_task(http.post("/graphql/", json={"query": QUERY})) for _ in range(2)]
-    for _ in range(500):
-        await asyncio.sleep(0)
-        if loop_state().in_flight == 2:
-            break
-    assert loop_state().in_flight == 2
+    held = await hold_requests(http, emulators, 2)
 
     refused = await post(http)
 
     assert refused.status_code == 503
     assert refused.json()["errors"][0]["extensions"]["code"] == "SERVER_BUSY"
     assert "limit of 2 requests" in refused.json()["errors"][0]["message"]
-    for task in held:
-        task.cancel()
-    await asyncio.gather(*held, return_exceptions=True)
+    await release(held)
 
 
 async def test_requests_waiting_on_a_hanging_upstream_do_not_saturate_the_worker(
@@ -153,6 +148,4 @@ async def test_requests_waiting_on_a_hanging_upstream_do_not_saturate_the_worker
     # then: the worker is not saturated and admits the next request
     assert not loop_state().saturated()
     assert (await post(http)).status_code == 200
-    for task in waiting:
-        task.cancel()
-    await asyncio.gather(*waiting, return_exceptions=True)
+    await release(waiting)

@@ -21,7 +21,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from django_project.bench.queries import ExternalField, external_fields
 from django_project.properties.demo_data import demo_properties
-from resolvers.registry import integration
+from resolvers.registry import integration, loader_classes
 
 #: Python types for the plain scalars the benchmark selects (Decimals come back as strings).
 PYTHON_TYPES: dict[str, type] = {
@@ -146,6 +146,7 @@ def detail_floor_schema() -> strawberry.Schema:
         annotations[_snake(f.name)] = (list[record_type] if f.is_list else record_type) | None
     property_type = strawberry.type(type("Property", (), {"__annotations__": annotations}))
     names = {f.name: _snake(f.name) for f in fields}
+    loader_names = {cls: name for name, cls in loader_classes().items()}
 
     async def property_(id: strawberry.ID) -> Any:  # noqa: A002 - the argument's GraphQL name
         prop, values = await cached_property(id)
@@ -153,7 +154,7 @@ def detail_floor_schema() -> strawberry.Schema:
             return None
         answer: dict[str, Any] = {"id": str(prop.pk), "parcel_id": prop.parcel_id}
         for f in fields:
-            loader, value = values[_loader_name(f)]
+            loader, value = values[loader_names[f.loader]]
             answer[names[f.name]] = None if value is None else loader.decode(value)
         return SimpleNamespace(**answer)
 
@@ -165,10 +166,3 @@ def detail_floor_schema() -> strawberry.Schema:
         query=query,
         extensions=[lambda: ParserCache(maxsize=128), lambda: ValidationCache(maxsize=128)],
     )
-
-
-def _loader_name(field: ExternalField) -> str:
-    """The context name of the loader answering `field` (resolvers/registry.py)."""
-    from resolvers.registry import loader_classes
-
-    return next(name for name, cls in loader_classes().items() if cls is field.loader)

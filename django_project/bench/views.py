@@ -63,7 +63,7 @@ async def strawberry_view(request: HttpRequest) -> HttpResponse:
     if _strawberry_view is None:
         from django_project.bench.floors import detail_floor_schema
 
-        _strawberry_view = csrf_exempt(AsyncGraphQLView.as_view(schema=detail_floor_schema()))
+        _strawberry_view = AsyncGraphQLView.as_view(schema=detail_floor_schema())
     response: HttpResponse = await _strawberry_view(request)
     return response
 

@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
-from tests.processes import app_server, data_calls, demo_environment, emulators, manage
+from tests.processes import app_server, data_calls, emulators, manage, served_environment
 
 pytestmark = pytest.mark.reliability
 
@@ -67,12 +67,10 @@ def stack() -> Iterator[tuple[dict[str, str], dict[str, str], Any]]:
     url = redis_url()
     with tempfile.TemporaryDirectory() as tmp:
         log = (Path(tmp) / "processes.log").open("w")
-        env = demo_environment(
-            DEBUG="0",
-            SECRET_KEY="fleet-test-only-secret-key-0123456789abcdefghijklmnop",
-            DATABASE_URL=f"sqlite:///{tmp}/fleet.sqlite3",
+        env = served_environment(
+            tmp,
+            "fleet",
             CACHE_URL=url,
-            LOG_LEVEL="WARNING",
             METRICS="open",
             GRAPHQL_EXTERNAL_BUDGET="10",  # time is not the subject here
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import SERVICES, app_server, data_calls, demo_environment, emulators, manage
+from tests.processes import SERVICES, app_server, data_calls, emulators, manage, served_environment
 from tests.reliability.test_load_with_faults import FIELD, expected_fields
 
 pytestmark = pytest.mark.reliability
@@ -51,14 +51,7 @@ def stack():
     """A seeded SQLite file, the emulators, and the settings a server needs to use them."""
     with tempfile.TemporaryDirectory() as tmp:
         log = (Path(tmp) / "processes.log").open("w")
-        env = demo_environment(
-            DEBUG="0",
-            SECRET_KEY="load-test-only-secret-key-0123456789abcdefghijklmnop",
-            DATABASE_URL=f"sqlite:///{tmp}/load.sqlite3",
-            CACHE_URL="memory://",
-            LOG_LEVEL="WARNING",
-            GRAPHQL_EXTERNAL_BUDGET=str(BUDGET),
-        )
+        env = served_environment(tmp, "load", GRAPHQL_EXTERNAL_BUDGET=str(BUDGET))
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo", "--count", str(CLIENTS))
         with emulators(env, log) as urls:

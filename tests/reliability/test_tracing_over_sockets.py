@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from django_project.bench.stack import otlp_sink
 from tests.conftest import post_untraced
-from tests.processes import app_server, demo_environment, emulators, manage
+from tests.processes import app_server, emulators, manage, served_environment
 
 pytestmark = pytest.mark.reliability
 
@@ -89,12 +89,9 @@ def test_an_app_configured_by_otel_variables_exports_the_callers_trace(otlp_coll
     collector, collector_url = otlp_collector
     with tempfile.TemporaryDirectory() as tmp:
         log = (Path(tmp) / "processes.log").open("w")
-        env = demo_environment(
-            DEBUG="0",
-            SECRET_KEY="trace-test-only-secret-key-0123456789abcdefghijklmnop",
-            DATABASE_URL=f"sqlite:///{tmp}/trace.sqlite3",
-            CACHE_URL="memory://",
-            LOG_LEVEL="WARNING",
+        env = served_environment(
+            tmp,
+            "trace",
             OTEL_EXPORTER_OTLP_ENDPOINT=collector_url,
             OTEL_SERVICE_NAME="property-graph-under-test",
             OTEL_BSP_SCHEDULE_DELAY="50",
