@@ -162,6 +162,9 @@ class ExternalLoader(Generic[K, V]):
         self._prefetching: dict[K, asyncio.Future[None]] = {}
         #: The prefetch batch collecting keys in this turn of the loop, if any.
         self._next_prefetch: tuple[list[K], asyncio.Future[None]] | None = None
+        #: Memory-cache entries `_settle_in_process` read for keys it left to a batch (stale
+        #: or absent): the batch takes them instead of reading and decoding them again.
+        self._read_ahead: dict[K, Any] = {}
         #: When (the loader's clock) the first of its fresh answers goes stale: what a
         #: response holding them may be cached for (schema/cache_control.py).
         self.fresh_until = math.inf
@@ -283,9 +286,10 @@ class ExternalLoader(Generic[K, V]):
         results: list[Any] = [_MISSING] * len(keys)
         self._take_fresh(cache_keys, entries, self.clock(), counted, results)
         rest = []
-        for key, result in zip(keys, results, strict=True):
+        for key, result, entry in zip(keys, results, entries, strict=True):
             if result is _MISSING:
                 rest.append(key)
+                self._read_ahead[key] = entry
             else:
                 self.settled[key] = result
         self._count(counted)
@@ -395,7 +399,7 @@ class ExternalLoader(Generic[K, V]):
         trace: BatchTrace | None = None,
     ) -> Sequence[V | Stale[V] | BaseException | None]:
         cache_keys = [self.cache_key(k) for k in keys]
-        entries = await self._cache_read(cache_keys)
+        entries = await self._entries(keys, cache_keys)
         results: list[Any] = [_MISSING] * len(keys)
         self._take_fresh(cache_keys, entries, now, counted, results)
         stale: dict[int, dict[str, Any]] = {
@@ -449,6 +453,20 @@ class ExternalLoader(Generic[K, V]):
         # min: another batch of this request may have lowered it while this one waited
         self.fresh_until = min(self.fresh_until, fresh_until)
         return results
+
+    async def _entries(self, keys: list[K], cache_keys: list[str]) -> list[Any]:
+        """The cache entries for `keys`: those the prefetch read a moment ago (a cold page
+        read and decoded every stale entry twice), the rest read now."""
+        ahead = self._read_ahead
+        if not ahead:
+            return await self._cache_read(cache_keys)
+        entries = [ahead.pop(key, _MISSING) for key in keys]
+        unread = [i for i, entry in enumerate(entries) if entry is _MISSING]
+        if unread:
+            read = await self._cache_read([cache_keys[i] for i in unread])
+            for i, entry in zip(unread, read, strict=True):
+                entries[i] = entry
+        return entries
 
     def _is_fresh(self, entry: Any, now: float) -> bool:
         if not isinstance(entry, dict) or "at" not in entry or "v" not in entry:

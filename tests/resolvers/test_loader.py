@@ -138,6 +138,25 @@ async def test_only_keys_the_memory_cache_cannot_answer_fresh_go_to_a_batch(cach
     assert loader.tally == {"hit": 1, "stale": 1, "failed": 1}
 
 
+async def test_entries_the_prefetch_read_are_not_read_again_by_its_batch(cache, clock, monkeypatch):
+    upstream = Upstream()
+    await request(upstream, cache, clock).loader.load_many(["old", "older"])
+    clock.now += POLICY.ttl + 5
+    decoded: list[bytes] = []
+    loads = cache.serializer.loads
+    monkeypatch.setattr(cache.serializer, "loads", lambda raw: decoded.append(raw) or loads(raw))
+
+    loader = request(upstream, cache, clock)
+    await loader.prefetch(["old", "older", "unknown"])
+
+    # each stale entry (and the absent one) read once, by the prefetch: the batch took them
+    assert len([raw for raw in decoded if raw is not None]) == 2
+    assert len(decoded) == 3
+    assert upstream.calls[-1] == ["old", "older", "unknown"]
+    assert loader.settled == {k: Thing(k) for k in ("old", "older", "unknown")}
+    assert loader._read_ahead == {}
+
+
 async def test_a_cache_that_needs_a_round_trip_is_read_in_a_batch(clock):
     class Noted(BasePlugin):  # aiocache plugins see every call: only aiocache's path runs them
         calls = 0
