@@ -9,6 +9,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients.errors import (
     AuthenticationFailed,
@@ -18,7 +20,7 @@ from clients.errors import (
     ServiceTimeout,
     ServiceUnavailable,
 )
-from clients.salesforce import SalesforceClient, SalesforceConfig, soql_quote
+from clients.salesforce import SalesforceClient, SalesforceConfig, _encoded_length, soql_quote
 from tests.clients.conftest import assert_no_secret_in_logs, call_records
 
 LOGIN = "https://acme.my.salesforce.com"
@@ -134,6 +136,12 @@ async def test_in_clause_is_chunked_under_the_uri_limit(http, sf, config):
     assert all(len(str(r.url)) <= 2000 for r in sent)
     asked = [pid for r in sent for pid in soql_of(r).split("IN (")[1].rstrip(")").split(", ")]
     assert asked == [soql_quote(p) for p in parcel_ids]
+
+
+@given(st.text(max_size=60))
+def test_encoded_length_is_what_httpx_sends(text):
+    """The chunking adds lengths up per literal: each must be what httpx puts in the URI."""
+    assert _encoded_length(text) == len(str(httpx.QueryParams({"q": text}))) - len("q=")
 
 
 def test_soql_literals_are_escaped():
