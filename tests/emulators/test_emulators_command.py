@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.core.management import CommandError
+from django.core.management import CommandError, call_command
 
 from django_project.bench.stack import free_port
 from django_project.operations.management.commands.emulators import parse_fault
@@ -59,3 +59,30 @@ def test_fault_flags_are_parsed_as_json():
     assert parse_fault("geocoder:error_status=429") == ("geocoder", "error_status", 429)
     with pytest.raises(CommandError, match="SERVICE:KEY=VALUE"):
         parse_fault("mainframe:hang=true")
+
+
+def test_only_serves_the_systems_named():
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "emulators", "--only", "geocoder", f"--geocoder-port={port}"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline().strip()
+        stats = httpx.get(f"http://127.0.0.1:{port}/_emulator/stats")
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+
+    assert line == f"geocoder http://127.0.0.1:{port}"
+    assert stats.status_code == 200
+    assert out == ""  # nothing else was served
+
+
+def test_a_fault_for_a_system_left_out_is_refused():
+    with pytest.raises(CommandError, match="not among --only"):
+        call_command("emulators", "--only", "geocoder", "--fault", "salesforce:hang=true")

@@ -1,9 +1,10 @@
 """`python manage.py bench`: measure the product against its floors and a naive baseline.
 
-Everything runs in one go on this machine: every system's emulator (one process, a set latency
-per call), a seeded SQLite database of its own, and two app servers under uvicorn (one with
-every cache TTL at 0, so each query is cold; one with the normal TTLs), plus a load generator
-here. The queries ask for every external system's field (django_project/bench/queries.py).
+Everything runs in one go on this machine: every system's emulator (a process each, a set
+latency per call), a seeded SQLite database of its own, and three app servers under uvicorn
+(one with every cache TTL at 0, so each query is cold; one with the normal TTLs; one with
+tracing on), plus a load generator here. The queries ask for every external system's field
+(django_project/bench/queries.py).
 """
 
 from __future__ import annotations

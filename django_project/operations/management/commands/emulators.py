@@ -55,6 +55,15 @@ class Command(BaseCommand):
                 default=port,
                 help=f"Port for {name} (default {port}).",
             )
+        parser.add_argument(
+            "--only",
+            action="append",
+            default=[],
+            choices=http_systems(),
+            metavar="SERVICE",
+            help="Serve only this system's emulator (repeatable; default: every one). The "
+            "benchmark runs each in a process of its own, as each upstream is its own server.",
+        )
         parser.add_argument("--latency-ms", type=float, default=0.0, help="Added to every call.")
         parser.add_argument("--jitter-ms", type=float, default=0.0, help="Random extra latency.")
         parser.add_argument(
@@ -72,9 +81,11 @@ class Command(BaseCommand):
         }
         for text in options["fault"]:
             service, key, value = parse_fault(text)
+            if options["only"] and service not in options["only"]:
+                raise CommandError(f"--fault {text!r}: {service} is not among --only")
             faults[service][key] = value
         apps: dict[str, tuple[Emulator, int]] = {}
-        for name in http_systems():
+        for name in options["only"] or http_systems():
             try:
                 app = emulator_class(name).for_client(
                     getattr(settings, name.upper()), **faults[name]
