@@ -17,6 +17,7 @@ from resolvers.telemetry import tracing_on
 from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
+from schema.external import resolve_directly
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits, ValidationPerDocument
 from schema.mutations import Mutation
 from schema.observability import OperationMetrics
@@ -48,6 +49,10 @@ class PropertyGraphSchema(strawberry.federation.Schema):
     Strawberry's default logs every error at ERROR with a traceback, so a client typing a bad
     id would page whoever watches the logs.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        resolve_directly(self._schema)  # the external fields (schema/external.py)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:

@@ -135,3 +135,18 @@ async def test_a_failing_system_still_nulls_only_its_fields_in_hand(
     assert codes == {("owner", "EXTERNAL_SERVICE_UNAVAILABLE")}
     assert len(body["errors"]) == 5
     assert async_path == []
+
+
+def test_graphql_core_calls_the_external_fields_resolvers_directly():
+    """No strawberry wrapper per field and row around them (schema/external.py)."""
+    from schema import schema
+
+    declared = {}
+    for name, field in schema._schema.type_map["Property"].fields.items():
+        metadata = field.extensions["strawberry-definition"].metadata or {}
+        if external.DIRECT in metadata:
+            declared[name] = field.resolve is metadata[external.DIRECT]
+
+    assert declared == dict.fromkeys(
+        ["listing", "owner", "taxAssessment", "location", "openViolations"], True
+    )
