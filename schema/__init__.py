@@ -16,8 +16,8 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from resolvers.telemetry import tracing_on
 from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
+from schema.direct import resolve_directly
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
-from schema.external import resolve_directly
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits, ValidationPerDocument
 from schema.mutations import Mutation
 from schema.observability import OperationMetrics
@@ -52,7 +52,7 @@ class PropertyGraphSchema(strawberry.federation.Schema):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        resolve_directly(self._schema)  # the external fields (schema/external.py)
+        resolve_directly(self._schema)  # schema/direct.py
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:

@@ -11,13 +11,8 @@ return properties prefetch their rows' keys: schema/prefetch.py) it returns it a
 no coroutine and no task; otherwise it returns the awaitable that loads it. Marked
 `is_async_safe`, as it runs no query, so strawberry-django does not send it to a thread.
 
-graphql-core calls it directly (`resolve_directly`, applied when the schema is built): it
-takes no arguments and reads only the context and the path, which graphql-core's own info
-carries. Through strawberry, each external field of each row went through strawberry's
-wrapper (an Info object, argument conversion, the field-extension chain) and
-strawberry-django's `get_result`: about 8 us a field, 600 fields on a 100-row page.
-Resolver middleware (the federated trace) still wraps it: graphql-core applies middleware
-to whatever resolver a field has.
+graphql-core calls it directly (schema/direct.py): it takes no arguments and reads only the
+context and the path, which graphql-core's own info carries.
 """
 
 from __future__ import annotations
@@ -26,15 +21,12 @@ from typing import Any
 
 import strawberry
 import strawberry_django
-from graphql import GraphQLObjectType, GraphQLSchema
 
 from resolvers.context import Context
 from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.loader import ExternalLoader
 from schema.cache_control import cache_hint
-
-#: Metadata key of a resolver that graphql-core may call directly (see `resolve_directly`).
-DIRECT = "resolve_directly"
+from schema.direct import DIRECT
 
 
 def external_field(loader: type[ExternalLoader[Any, Any]], type_: type, *, description: str) -> Any:
@@ -64,16 +56,3 @@ def external_field(loader: type[ExternalLoader[Any, Any]], type_: type, *, descr
         directives=[cache_hint(loader.service)],
         description=description,
     )
-
-
-def resolve_directly(graphql_schema: GraphQLSchema) -> None:
-    """Hand graphql-core the resolver of every field declared with one for it (`DIRECT` in
-    its metadata), in place of strawberry's wrapper around it."""
-    for graphql_type in graphql_schema.type_map.values():
-        if not isinstance(graphql_type, GraphQLObjectType):
-            continue
-        for graphql_field in graphql_type.fields.values():
-            definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            direct = (getattr(definition, "metadata", None) or {}).get(DIRECT)
-            if direct is not None:
-                graphql_field.resolve = direct

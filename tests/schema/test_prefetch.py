@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django_project.properties.models import Property
 from resolvers import fields
 from schema import external, legacy_permits, queries
+from schema.direct import DIRECT
 from tests.conftest_emulators import calls, graphql_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,8 +145,8 @@ def test_graphql_core_calls_the_external_fields_resolvers_directly():
     declared = {}
     for name, field in schema._schema.type_map["Property"].fields.items():
         metadata = field.extensions["strawberry-definition"].metadata or {}
-        if external.DIRECT in metadata:
-            declared[name] = field.resolve is metadata[external.DIRECT]
+        if DIRECT in metadata:
+            declared[name] = field.resolve is metadata[DIRECT]
 
     assert declared == dict.fromkeys(
         ["listing", "owner", "taxAssessment", "location", "openViolations"], True

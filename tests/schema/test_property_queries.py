@@ -301,3 +301,18 @@ def test_filter_values_no_property_could_match_are_refused(graphql, seeded, filt
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"].startswith(message)
+
+
+def test_columns_are_read_from_the_row_and_an_unloaded_one_through_strawberry_django(seeded):
+    """schema/direct.py: graphql-core reads a selected column from the row; a column the
+    row did not load goes to strawberry-django, which loads it."""
+    from schema import schema
+
+    fields = schema._schema.type_map["Property"].fields
+    row = Property.objects.only("id").order_by("id").first()
+    city = Property.objects.values_list("city", flat=True).get(pk=row.pk)
+
+    assert {fields[name].resolve.__name__ for name in ("id", "parcelId", "city")} == {"column"}
+    assert fields["id"].resolve(row, None) == row.pk
+    assert "city" not in row.__dict__
+    assert fields["city"].resolve(row, None) == city
