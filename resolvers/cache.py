@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import typing
 import weakref
 from collections.abc import Mapping
@@ -130,6 +131,70 @@ def read_in_process(cache: BaseCache, cache_keys: list[str]) -> list[Any] | None
     loads = cache.serializer.loads
     namespace = cache.namespace
     return [loads(stored.get(cache.build_key(key, namespace=namespace))) for key in cache_keys]
+
+
+#: Seconds between sweeps of the memory cache's entries written by `write_in_process`.
+SWEEP_EVERY = 60.0
+#: The deadlines' clock (tests move it without moving the event loop's).
+deadline_clock = time.monotonic
+
+
+class _Deadlines:
+    """When the entries `write_in_process` wrote to one memory cache go: kept per key, and
+    swept at a write once SWEEP_EVERY has passed, instead of a timer per key."""
+
+    def __init__(self) -> None:
+        #: Namespaced key -> (monotonic deadline, the value written): a value written since
+        #: by anything else (aiocache's own set, with its own timer) is not ours to drop.
+        self.by_key: dict[str, tuple[float, Any]] = {}
+        self.next_sweep = 0.0
+
+    def sweep(self, stored: dict[str, Any], now: float) -> None:
+        for key, (deadline, value) in list(self.by_key.items()):
+            if deadline <= now:
+                del self.by_key[key]
+                if stored.get(key) is value:
+                    del stored[key]
+        self.next_sweep = now + SWEEP_EVERY
+
+
+_deadlines: weakref.WeakKeyDictionary[BaseCache, _Deadlines] = weakref.WeakKeyDictionary()
+
+
+def write_in_process(cache: BaseCache, pairs: list[tuple[str, Any]], ttl: float) -> bool:
+    """Write `pairs` (kept `ttl` seconds; 0: for good) when `cache` is this process's memory
+    cache, at once, and say so; False for a cache that needs a round trip (Redis).
+
+    What aiocache's `multi_set` does for the memory backend, less its coroutine per key and,
+    above all, its timer per key (a TimerHandle pushed on the event loop's heap, and the one
+    it replaces cancelled): a cold 1,000-row page writes 5,800 entries, and those timers and
+    coroutines cost more than encoding the entries (22 ms against 19). Entries go instead
+    when a later write finds them past their deadline (`_Deadlines`); readers never depend
+    on that: entries carry their write time and the loader judges their age
+    (resolvers/loader.py). Caches with aiocache plugins go through aiocache.
+    """
+    if not isinstance(cache, SimpleMemoryCache) or cache.plugins:
+        return False
+    stored, timers = cache._cache, cache._handlers  # the backend's dicts (aiocache.backends.memory)
+    dumps, namespace = cache.serializer.dumps, cache.namespace
+    deadlines = _deadlines.get(cache)
+    if deadlines is None:
+        deadlines = _deadlines[cache] = _Deadlines()
+    by_key = deadlines.by_key
+    now = deadline_clock()
+    for key, value in pairs:
+        namespaced = cache.build_key(key, namespace=namespace)
+        timer = timers.pop(namespaced, None)
+        if timer is not None:  # written through aiocache before: its timer would drop ours
+            timer.cancel()
+        raw = stored[namespaced] = dumps(value)
+        if ttl:
+            by_key[namespaced] = (now + ttl, raw)
+        else:
+            by_key.pop(namespaced, None)
+    if now >= deadlines.next_sweep:
+        deadlines.sweep(stored, now)
+    return True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,10 @@ batch, `ExternalLoader`:
    (resolvers/batching.py): a key another request is already fetching is joined, and keys that
    concurrent requests want within a moment leave in one client call (the client splits it
    only at the upstream's own batch limit);
-3. the fetch writes what it got with one `multi_set`, kept for `stale_ttl`, so that
-4. when the upstream fails, a value past its TTL is served as `Stale` (the resolver reports
+3. the fetch writes what it got with one `multi_set` (the memory cache: at once, without a
+   timer per key; resolvers/cache.py), kept for `stale_ttl`, so that
+4. when the upstream fails, a value past its TTL, and younger than `stale_ttl` (its write
+   time says; the backend evicts it only later), is served as `Stale` (the resolver reports
    it under `extensions.stale`) instead of null; keys with nothing to fall back on get a coded
    GraphQL error in their slot. Errors are never cached.
 
@@ -43,7 +45,13 @@ from strawberry.dataloader import DataLoader
 
 from clients.errors import ExternalServiceError
 from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
-from resolvers.cache import OPERATION_TIMEOUT, from_json, read_in_process, read_shared
+from resolvers.cache import (
+    OPERATION_TIMEOUT,
+    from_json,
+    read_in_process,
+    read_shared,
+    write_in_process,
+)
 from resolvers.errors import deadline_error, graphql_error
 from resolvers.fleet import fleet_for_loop
 from resolvers.settings_memo import from_settings
@@ -402,12 +410,16 @@ class ExternalLoader(Generic[K, V]):
         entries = await self._entries(keys, cache_keys)
         results: list[Any] = [_MISSING] * len(keys)
         self._take_fresh(cache_keys, entries, now, counted, results)
+        policy = self.policy
+        # past stale_ttl an entry may still be held (the backend evicts it later): never used
         stale: dict[int, dict[str, Any]] = {
             i: entry
             for i, entry in enumerate(entries)
-            if results[i] is _MISSING and isinstance(entry, dict) and entry.get("v") is not None
+            if results[i] is _MISSING
+            and isinstance(entry, dict)
+            and entry.get("v") is not None
+            and now - entry.get("at", -math.inf) < policy.stale_ttl
         }
-        policy = self.policy
         fresh_until = math.inf
         missing = [i for i, r in enumerate(results) if r is _MISSING]
         if missing:
@@ -542,6 +554,8 @@ class ExternalLoader(Generic[K, V]):
         if not pairs:
             return
         try:
+            if write_in_process(self.cache, pairs, self.policy.stale_ttl):
+                return
             await within(
                 self.cache.multi_set(pairs, ttl=self.policy.stale_ttl, timeout=None),
                 OPERATION_TIMEOUT,

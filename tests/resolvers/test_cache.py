@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from aiocache import Cache
+from aiocache.plugins import BasePlugin
 from django.conf import settings
 
-from resolvers.cache import get_cache
+from resolvers import cache as cache_module
+from resolvers.cache import JsonSerializer, get_cache, write_in_process
 
 
 async def test_configured_cache_round_trips_batches():
@@ -49,3 +52,50 @@ def test_backend_matches_cache_url():
     expected = "redis" if settings.CACHE_URL.startswith("redis") else "memory"
 
     assert settings.CACHE_CONFIG["backend"] == expected
+
+
+def memory_cache():
+    return Cache(Cache.MEMORY, serializer=JsonSerializer(), namespace="test-writes")
+
+
+async def test_the_memory_cache_is_written_without_a_timer_per_key(monkeypatch):
+    cache = memory_cache()
+    await cache.set("b", {"old": True}, ttl=5)  # through aiocache: its timer would drop ours
+    aiocache_timer = cache._handlers[cache.build_key("b")]
+
+    assert write_in_process(cache, [("a", {"v": 1}), ("b", {"v": 2})], ttl=30)
+
+    assert await cache.multi_get(["a", "b"]) == [{"v": 1}, {"v": 2}]
+    assert cache._handlers == {}
+    assert aiocache_timer.cancelled()
+
+
+async def test_entries_past_their_deadline_go_at_a_write_after_the_sweep_interval(monkeypatch):
+    cache = memory_cache()
+    now = [1000.0]
+    monkeypatch.setattr(cache_module, "deadline_clock", lambda: now[0])
+    write_in_process(cache, [("short", 1)], ttl=10)
+    write_in_process(cache, [("long", 2), ("kept", 3)], ttl=3600)
+    write_in_process(cache, [("forever", 4)], ttl=0)
+    await cache.set("short", "rewritten through aiocache", ttl=5)  # not ours to drop any more
+
+    now[0] += 11  # past "short" but before the next sweep
+    write_in_process(cache, [("other", 5)], ttl=10)
+    assert await cache.get("long") == 2
+    now[0] += cache_module.SWEEP_EVERY + 3600
+    write_in_process(cache, [("kept", 6)], ttl=3600)
+
+    assert await cache.multi_get(["short", "long", "kept", "forever", "other"]) == [
+        "rewritten through aiocache",
+        None,
+        6,
+        4,
+        None,
+    ]
+
+
+def test_a_cache_that_needs_a_round_trip_is_not_written_here():
+    plugged = Cache(Cache.MEMORY, serializer=JsonSerializer(), plugins=[BasePlugin()])
+
+    assert write_in_process(plugged, [("a", 1)], ttl=30) is False
+    assert plugged._cache == {}

@@ -206,6 +206,22 @@ async def test_stale_value_stands_in_when_the_upstream_fails(cache, clock):
     assert len(upstream.calls) == 2
 
 
+async def test_an_entry_past_the_stale_ttl_never_stands_in_while_the_cache_still_holds_it(
+    cache, clock
+):
+    upstream = Upstream()
+    await request(upstream, cache, clock).load("a")
+    clock.now += POLICY.stale_ttl + 1  # the backend drops it later: entries date themselves
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+
+    loader = request(upstream, cache, clock)
+    with pytest.raises(GraphQLError):
+        await loader.load("a")
+
+    assert await cache.get(loader.cache_key("a")) is not None
+    assert loader.tally == {"failed": 1}
+
+
 async def test_failure_without_fallback_is_a_coded_error_and_is_not_cached(cache, clock):
     upstream = Upstream()
     upstream.fail = ServiceUnavailable("things", "get", "down")
