@@ -13,7 +13,7 @@ from aiocache.plugins import BasePlugin
 from django.conf import settings
 
 from resolvers import cache as cache_module
-from resolvers.cache import JsonSerializer, get_cache, write_in_process
+from resolvers.cache import JsonSerializer, get_cache, read_in_process, write_in_process
 
 
 async def test_configured_cache_round_trips_batches():
@@ -99,3 +99,20 @@ def test_a_cache_that_needs_a_round_trip_is_not_written_here():
 
     assert write_in_process(plugged, [("a", 1)], ttl=30) is False
     assert plugged._cache == {}
+
+
+async def test_in_process_reads_and_writes_use_the_caches_own_keys():
+    default = memory_cache()
+    custom = Cache(
+        Cache.MEMORY,
+        serializer=JsonSerializer(),
+        namespace="ns",
+        key_builder=lambda key, namespace: f"{namespace}|{key}",
+    )
+    for cache in (default, custom):
+        write_in_process(cache, [("a", {"v": 1})], ttl=30)
+        await cache.set("b", {"v": 2}, ttl=30)
+
+        assert await cache.get("a") == {"v": 1}
+        assert read_in_process(cache, ["a", "b", "c"]) == [{"v": 1}, {"v": 2}, None]
+    assert set(custom._cache) == {"ns|a", "ns|b"}
