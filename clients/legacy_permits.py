@@ -86,7 +86,16 @@ class UnreadableRowError(ValueError):
 
 
 def normalize_pin(raw: Any) -> str:
-    return "".join(ch for ch in str(raw or "") if ch.isdigit())
+    """The digits of a stored parcel id. The two spellings stored (14 digits; dashed, maybe
+    padded) are answered without a look at each character: that took a permit row longer
+    than the rest of its reading."""
+    text = str(raw or "")
+    if text.isdigit():
+        return text
+    undashed = text.replace("-", "").strip()
+    if undashed.isdigit():
+        return undashed
+    return "".join(ch for ch in text if ch.isdigit())
 
 
 def pin_spellings(pin: str) -> tuple[str, str]:

@@ -10,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -77,6 +79,15 @@ async def mariadb_client(legacy_mariadb):
 def test_parcel_ids_are_normalised_and_looked_up_in_both_spellings():
     assert normalize_pin(" 17-04-221-033-0000  ") == "17042210330000"
     assert pin_spellings("17042210330000") == ("17042210330000", "17-04-221-033-0000")
+
+
+#: Stored spellings and their near misses: digits (and other scripts' digits), dashes, spaces.
+PIN_LIKE = st.text(alphabet="0123456789- \t\u0663\u00b2x", max_size=24)
+
+
+@given(st.one_of(st.text(), PIN_LIKE, st.none(), st.integers()))
+def test_a_parcel_id_normalises_to_its_digits_whatever_it_holds(raw):
+    assert normalize_pin(raw) == "".join(ch for ch in str(raw or "") if ch.isdigit())
 
 
 def test_dates_amounts_and_text():
