@@ -212,18 +212,24 @@ class SharedFetches:
         self._writer: Fetcher | None = None
 
     def join(
-        self, fetcher: Fetcher, keys: list[Any], deadline: float | None
+        self,
+        fetcher: Fetcher,
+        keys: list[Any],
+        deadline: float | None,
+        cache_keys: list[str] | None = None,
     ) -> list[asyncio.Future[Any]]:
         """Futures for `keys`: joined where a fetch already carries them, new ones pending.
 
-        `deadline` (loop time, or None for none) is how long the caller will wait.
+        `deadline` (loop time, or None for none) is how long the caller will wait;
+        `cache_keys`, the keys' `fetcher.cache_key`s when the caller has them already.
         """
         loop = asyncio.get_running_loop()
         futures = []
         added = joined = 0
         now, grace = fetcher.clock(), fetcher.grace()  # once, not per key (5,800 on a page)
-        for key in keys:
-            cache_key = fetcher.cache_key(key)
+        if cache_keys is None:
+            cache_keys = [fetcher.cache_key(key) for key in keys]
+        for key, cache_key in zip(keys, cache_keys, strict=True):
             flight = self._flights.get(cache_key)
             if flight is None or (
                 flight.settled_at is not None and now - flight.settled_at >= grace

@@ -426,7 +426,12 @@ class ExternalLoader(Generic[K, V]):
             board = shared_fetches(self.service, self.namespace, self.window)
             # traced, the wait is a span: the parent of the upstream calls it starts
             with contextlib.nullcontext() if trace is None else trace.waiting():
-                futures = board.join(self, [keys[i] for i in missing], self.deadline)
+                futures = board.join(
+                    self,
+                    [keys[i] for i in missing],
+                    self.deadline,
+                    [cache_keys[i] for i in missing],
+                )
                 await wait_until(futures, self.deadline, grace=settings.GRAPHQL_EXTERNAL_GRACE)
             failures: dict[str, list[str]] = {}
             # a joined fetch may have settled up to `grace` before this batch began
