@@ -4,8 +4,9 @@ Read-only, through the views the DBA grants us (V_PERMITS, V_VIOLATIONS) and the
 table (PERMIT_STATUS); a schema nobody may change, so its quirks are read here, once:
 
 - parcel ids: stored as 14 digits, with dashes (17-04-221-033-0000) or padded with spaces.
-  A lookup asks for both spellings (`PIN IN (:p0, :p0_dashed, ...)`, bound parameters, the
-  index used; trailing spaces compare equal on the server) and normalises what comes back;
+  A lookup asks for both spellings (`PIN IN (%s, %s, ...)`: one expanding parameter that
+  SQLAlchemy renders as a bound value per spelling, the index used; trailing spaces compare
+  equal on the server) and normalises what comes back;
 - dates: CHAR(8) `YYYYMMDD`, '00000000' (or blank) meaning none;
 - valuations: text, with `$` and thousands separators in old rows; blank means none;
 - statuses: codes looked up in PERMIT_STATUS (ISS -> "Issued" -> ISSUED); the table is read
@@ -170,7 +171,6 @@ class LegacyPermitsClient(SqlClient):
             column("CONTRACTOR"),
         )
         for chunk in chunked(list(dict.fromkeys(parcel_ids)), self.keys_per_call):
-            spellings, params = _pin_parameters(chunk)
             statement = select(
                 *(view.c[name] for name in ("PERMIT_NO", "PIN", "PERMIT_TYPE")),
                 *(view.c[name] for name in ("STATUS_CD", "ISSUE_DT", "EXPIRE_DT")),
@@ -178,9 +178,10 @@ class LegacyPermitsClient(SqlClient):
                 view.c.VALUATION,
                 cast(view.c.WORK_DESC, LargeBinary).label("WORK_DESC"),
                 view.c.CONTRACTOR,
-            ).where(view.c.PIN.in_(spellings))
+            ).where(view.c.PIN.in_(bindparam(PINS, expanding=True)))
             rows = await self._query(
-                Query("permits_by_parcel", statement, params), parse=lambda rows: rows
+                Query("permits_by_parcel", statement, _pin_parameters(chunk)),
+                parse=lambda rows: rows,
             )
             for row in rows:
                 permit = self._read(row, "permit", "PERMIT_NO", lambda r: _permit(r, statuses))
@@ -205,7 +206,6 @@ class LegacyPermitsClient(SqlClient):
             *(column(name) for name in ("CODE_SECTION", "STATUS_CD", "FINE_AMT", "CASE_DESC")),
         )
         for chunk in chunked(list(dict.fromkeys(parcel_ids)), self.keys_per_call):
-            spellings, params = _pin_parameters(chunk)
             statement = (
                 select(
                     *(view.c[name] for name in ("CASE_NO", "PIN", "OPENED_DT", "CLOSED_DT")),
@@ -214,11 +214,12 @@ class LegacyPermitsClient(SqlClient):
                     view.c.FINE_AMT,
                     cast(view.c.CASE_DESC, LargeBinary).label("CASE_DESC"),
                 )
-                .where(view.c.PIN.in_(spellings))
+                .where(view.c.PIN.in_(bindparam(PINS, expanding=True)))
                 .where(view.c.CLOSED_DT.in_((NO_DATE, "")) | view.c.CLOSED_DT.is_(None))
             )
             rows = await self._query(
-                Query("open_violations_by_parcel", statement, params), parse=lambda rows: rows
+                Query("open_violations_by_parcel", statement, _pin_parameters(chunk)),
+                parse=lambda rows: rows,
             )
             for row in rows:
                 case = self._read(row, "violation", "CASE_NO", _violation)
@@ -265,16 +266,15 @@ class LegacyPermitsClient(SqlClient):
             return None
 
 
-def _pin_parameters(pins: Sequence[str]) -> tuple[list[Any], dict[str, str]]:
-    """Bound parameters for both spellings of each parcel id."""
-    spellings: list[Any] = []
-    params: dict[str, str] = {}
-    for n, pin in enumerate(pins):
-        for m, spelling in enumerate(pin_spellings(pin)):
-            name = f"p{n}_{m}"
-            spellings.append(bindparam(name))
-            params[name] = spelling
-    return spellings, params
+#: The expanding parameter holding both spellings of every parcel id of a statement.
+PINS = "pins"
+
+
+def _pin_parameters(pins: Sequence[str]) -> dict[str, list[str]]:
+    """Both spellings of each parcel id, for the statement's expanding `PINS` parameter: one
+    parameter object per statement, not one per spelling (a 500-parcel statement built and
+    compiled 1,000 of them, and the compiled-statement cache kept them alive)."""
+    return {PINS: [spelling for pin in pins for spelling in pin_spellings(pin)]}
 
 
 def _permit(row: Row[Any], statuses: Mapping[str, tuple[str, str]]) -> Permit:
