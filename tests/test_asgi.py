@@ -100,3 +100,86 @@ async def test_startup_takes_what_lives_as_long_as_the_worker_out_of_the_collect
             assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+async def _request(application, *, disconnect: asyncio.Event) -> list[dict]:
+    """One GET of /healthz as uvicorn runs it: the body, then `http.disconnect` once the
+    response is sent (or once `disconnect` is set: the client went away)."""
+    sent: list[dict] = []
+    body_given = False
+
+    async def receive():
+        nonlocal body_given
+        if not body_given:
+            body_given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            disconnect.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/healthz",
+        "raw_path": b"/healthz",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await application(scope, receive, send)
+    return sent
+
+
+async def test_a_finished_request_leaves_no_reference_cycle_behind():
+    """Its response goes when it ends, not at the collector's next pass
+    (django_project/asgi.py DjangoHandler)."""
+    import gc
+
+    application = build_application()
+    await _request(application, disconnect=asyncio.Event())  # first-request setup
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        sent = await _request(application, disconnect=asyncio.Event())
+        gc.collect()
+        left = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+    assert sent[0]["status"] == 200
+    # (the request itself is in Django's own cycles: the messages storage, the lazy user)
+    assert not left & {"JsonResponse", "HttpResponse", "RequestAborted", "frame", "Task"}
+
+
+async def test_a_client_that_goes_away_still_cancels_its_request():
+    from django_project.asgi import DjangoHandler
+
+    handler = DjangoHandler()
+    started, cancelled, disconnect = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow(request):
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    handler.run_get_response = slow  # the view's work, never finishing by itself
+    request = asyncio.ensure_future(_request(handler, disconnect=disconnect))
+    await asyncio.wait_for(started.wait(), 10)
+    disconnect.set()
+    sent = await asyncio.wait_for(request, 10)
+
+    assert cancelled.is_set()
+    assert sent == []
