@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.backends.signals import connection_created
 
-from django_project.asgi import build_application
+from django_project.asgi import YOUNG_THRESHOLD, build_application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,16 +90,20 @@ async def test_startup_takes_what_lives_as_long_as_the_worker_out_of_the_collect
 
     settings.PYTHON_GC_TUNING = tuning
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     try:
         sent = await _start_and_stop(build_application())
 
         assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
         if tuning:
             assert gc.get_freeze_count() > 10_000  # the modules, Django, the schema
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, *thresholds[1:])
         else:
             assert gc.get_freeze_count() == 0
+            assert gc.get_threshold() == thresholds
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def _request(application, *, disconnect: asyncio.Event) -> list[dict]:
