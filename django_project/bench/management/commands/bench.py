@@ -92,7 +92,7 @@ class Command(BaseCommand):
                 ]
 
                 self.stderr.write(f"N = {n}: floors ...")
-                upstream_ms = await upstream_floor(n, targets)
+                upstream_ms = await upstream_floor(n, targets, runs)
 
                 self.stderr.write(f"N = {n}: warm queries ...")
                 body = await self._query(http, warm.url, n)
