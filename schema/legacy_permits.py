@@ -16,6 +16,7 @@ from resolvers.context import Context
 from resolvers.fields import NOT_IN_HAND, in_hand, resolve_external
 from resolvers.legacy_permits import OpenViolationsByParcelLoader, PermitsByParcelLoader
 from schema.cache_control import cache_hint
+from schema.direct import DIRECT
 from schema.errors import BAD_USER_INPUT, coded_error
 from schema.external import external_field
 
@@ -87,6 +88,19 @@ def _permits(
 _permits.is_async_safe = True  # type: ignore[attr-defined]
 
 
+def _permits_from_graphql(root: Any, info: Any, **arguments: Any) -> Any:
+    """`_permits` as graphql-core calls it (schema/direct.py): its arguments by their GraphQL
+    names, already coerced by strawberry's types (statuses as PermitStatus members, the date
+    parsed, `first` defaulted); absent ones left out, as strawberry leaves them UNSET."""
+    return _permits(
+        root,
+        info,
+        status=arguments.get("status", UNSET),
+        issued_after=arguments.get("issuedAfter", UNSET),
+        first=arguments.get("first", 20),
+    )
+
+
 async def _permits_loaded(
     info: Info,
     loader: PermitsByParcelLoader,
@@ -135,7 +149,7 @@ class PropertyFields:
     permits: list[Permit] | None = strawberry_django.field(
         resolver=_permits,
         only=list(PermitsByParcelLoader.key_fields),
-        metadata={"upstream": PermitsByParcelLoader},
+        metadata={"upstream": PermitsByParcelLoader, DIRECT: _permits_from_graphql},
         directives=[cache_hint(PermitsByParcelLoader.service)],
         description=(
             "Building permits on the parcel from the city's permits database, oldest first: "

@@ -123,6 +123,36 @@ async def test_arguments_filter_each_property_after_one_batch(async_client, emul
     assert emulators["legacy_permits"].stats()["calls"]["SELECT V_PERMITS"] == 1
 
 
+async def test_null_and_empty_arguments_mean_no_filter_and_the_default_count(
+    async_client, emulators
+):
+    rows = await seed(3)
+    index = max(range(3), key=lambda i: len(legacy.expected_permits(i)))
+    query = """
+    query Nulls($id: ID!, $statuses: [PermitStatus!]) {
+      property(id: $id) {
+        plain: permits { permitNumber }
+        nulls: permits(status: null, issuedAfter: null, first: null) { permitNumber }
+        empty: permits(status: []) { permitNumber }
+        variable: permits(status: $statuses) { permitNumber status }
+      }
+    }
+    """
+
+    body = await graphql_async(
+        async_client, query, {"id": str(rows[index].pk), "statuses": ["ISSUED"]}
+    )
+
+    found = body["data"]["property"]
+    expected = [p["permitNumber"] for p in legacy.expected_permits(index)][:20]
+    assert "errors" not in body
+    assert [p["permitNumber"] for p in found["plain"]] == expected
+    assert found["nulls"] == found["empty"] == found["plain"]
+    assert [p["permitNumber"] for p in found["variable"]] == [
+        p["permitNumber"] for p in legacy.expected_permits(index) if p["status"] == "ISSUED"
+    ][:20]
+
+
 @pytest.mark.parametrize("first", [0, 101, -5])
 async def test_first_out_of_range_is_bad_user_input(async_client, emulators, first):
     rows = await seed(1)

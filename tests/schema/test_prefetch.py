@@ -149,5 +149,5 @@ def test_graphql_core_calls_the_external_fields_resolvers_directly():
             declared[name] = field.resolve is metadata[DIRECT]
 
     assert declared == dict.fromkeys(
-        ["listing", "owner", "taxAssessment", "location", "openViolations"], True
+        ["listing", "owner", "taxAssessment", "location", "permits", "openViolations"], True
     )
