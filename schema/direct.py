@@ -8,7 +8,9 @@ the external fields alone). Two kinds of fields need none of it; when the schema
 graphql-core is handed their resolver directly:
 
 - fields declared with one (`DIRECT` in their metadata): the external fields
-  (schema/external.py), whose resolver reads only the context and the path;
+  (schema/external.py), whose resolver reads only the context and the path, and the
+  permits (schema/legacy_permits.py), whose adapter takes its arguments by their GraphQL
+  names as graphql-core passes them;
 - model columns strawberry-django serves as they are (`id`, `parcelId`, ...: no resolver,
   extension or permission of their own): read from the row when it holds them; a column the
   query's `only()` left unloaded still goes to strawberry-django, which loads it.
