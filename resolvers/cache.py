@@ -159,11 +159,14 @@ class _Deadlines:
         self.next_sweep = 0.0
 
     def sweep(self, stored: dict[str, Any], now: float) -> None:
+        """Drop the entries past their deadline, and forget the keys deleted or rewritten
+        through aiocache since (not ours to drop, and their old value held no longer)."""
         for key, (deadline, value) in list(self.by_key.items()):
-            if deadline <= now:
+            if stored.get(key) is not value:
                 del self.by_key[key]
-                if stored.get(key) is value:
-                    del stored[key]
+            elif deadline <= now:
+                del self.by_key[key]
+                del stored[key]
         self.next_sweep = now + SWEEP_EVERY
 
 

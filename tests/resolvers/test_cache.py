@@ -94,6 +94,19 @@ async def test_entries_past_their_deadline_go_at_a_write_after_the_sweep_interva
     ]
 
 
+async def test_a_sweep_forgets_keys_deleted_since_and_holds_their_value_no_longer(monkeypatch):
+    cache = memory_cache()
+    now = [1000.0]
+    monkeypatch.setattr(cache_module, "deadline_clock", lambda: now[0])
+    write_in_process(cache, [("gone", "a large value")], ttl=3600)
+    await cache.delete("gone")  # an invalidation, through aiocache
+
+    now[0] += cache_module.SWEEP_EVERY
+    write_in_process(cache, [("other", 1)], ttl=3600)
+
+    assert set(cache_module._deadlines[cache].by_key) == {cache.build_key("other")}
+
+
 def test_a_cache_that_needs_a_round_trip_is_not_written_here():
     plugged = Cache(Cache.MEMORY, serializer=JsonSerializer(), plugins=[BasePlugin()])
 
