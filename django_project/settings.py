@@ -122,7 +122,8 @@ DATABASES = {
 DATABASE_THREADS = env_int("DATABASE_THREADS", 2, minimum=1)
 
 # At ASGI startup, keep Python's cyclic garbage collector off what lives as long as the
-# worker (django_project/asgi.py `tune_garbage_collection`).
+# worker, and make its young collections rarer (django_project/asgi.py
+# `tune_garbage_collection`).
 PYTHON_GC_TUNING = env_bool("PYTHON_GC_TUNING", True)
 
 CACHE_URL = os.environ.get("CACHE_URL", "").strip() or "memory://"

@@ -50,8 +50,10 @@ def resolve_directly(graphql_schema: GraphQLSchema) -> None:
 def _column_resolver(definition: Any, graphql_field: GraphQLField) -> Callable[..., Any] | None:
     """A model column's value read from the row, for a strawberry-django field that serves
     the column as it is; None for any other field."""
+    through_strawberry = graphql_field.resolve
     if (
-        not isinstance(definition, StrawberryDjangoField)
+        through_strawberry is None
+        or not isinstance(definition, StrawberryDjangoField)
         or definition.base_resolver is not None
         or definition.extensions
         or definition.permission_classes
@@ -65,9 +67,6 @@ def _column_resolver(definition: Any, graphql_field: GraphQLField) -> Callable[.
     if type(attribute) is not DeferredAttribute or isinstance(attribute, FileDescriptor):
         return None
     attname = attribute.field.attname
-    through_strawberry = graphql_field.resolve
-    if through_strawberry is None:
-        return None
 
     def column(root: Any, info: Any, **kwargs: Any) -> Any:
         try:

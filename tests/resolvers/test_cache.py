@@ -58,7 +58,7 @@ def memory_cache():
     return Cache(Cache.MEMORY, serializer=JsonSerializer(), namespace="test-writes")
 
 
-async def test_the_memory_cache_is_written_without_a_timer_per_key(monkeypatch):
+async def test_the_memory_cache_is_written_without_a_timer_per_key():
     cache = memory_cache()
     await cache.set("b", {"old": True}, ttl=5)  # through aiocache: its timer would drop ours
     aiocache_timer = cache._handlers[cache.build_key("b")]
