@@ -18,6 +18,7 @@ from schema.cache_control import CacheHints
 from schema.cost import QueryCostLimiter
 from schema.direct import resolve_directly
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
+from schema.execution import PropertyGraphExecutor
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits, ValidationPerDocument
 from schema.mutations import Mutation
 from schema.observability import OperationMetrics
@@ -157,6 +158,8 @@ schema = PropertyGraphSchema(
     federation_version="2.5",
     # A Decimal that refuses NaN, infinities and absurd magnitudes (schema/scalars.py).
     scalar_overrides=SCALAR_OVERRIDES,
+    # Plain leaf fields completed in one loop (schema/execution.py).
+    execution_context_class=PropertyGraphExecutor,
     extensions=[
         # First: it may supply the query text every later step reads. It refuses by raising
         # before its yield, which strawberry handles only for the first operation hook (the

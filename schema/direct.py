@@ -74,4 +74,5 @@ def _column_resolver(definition: Any, graphql_field: GraphQLField) -> Callable[.
         except (KeyError, AttributeError):  # not loaded, or not a row: strawberry-django
             return through_strawberry(root, info, **kwargs)
 
+    column.column_attname = attname  # type: ignore[attr-defined]  # schema/execution.py
     return column
