@@ -30,6 +30,11 @@ def from_settings(function: F) -> F:
     return cached  # type: ignore[return-value]
 
 
+def on_settings_change(forget: Callable[[], None]) -> None:
+    """Call `forget` whenever a setting changes (for memos `from_settings` does not fit)."""
+    _forget.append(forget)
+
+
 def _settings_changed(**_: Any) -> None:
     for forget in _forget:
         forget()
@@ -37,4 +42,4 @@ def _settings_changed(**_: Any) -> None:
 
 setting_changed.connect(_settings_changed, dispatch_uid="resolvers.settings_memo")
 
-__all__ = ["from_settings"]
+__all__ = ["from_settings", "on_settings_change"]

@@ -23,6 +23,7 @@ with the estimate, the limit and the upstream calls per system.
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -42,7 +43,9 @@ from graphql import (
 from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
+from resolvers.settings_memo import on_settings_change
 from schema.errors import coded_error
+from schema.limits import CACHED_DOCUMENTS
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 #: An upstream call weighs as much as this many objects: it is slower and spends someone
@@ -131,25 +134,29 @@ class QueryCost:
         it: a page (`pagination`, as on `properties`), the keys of a lookup (`_entities`'
         representations, `propertiesByIds`' ids), a `first`. The
         list a page holds (`results`) has no size of its own: its page already counted."""
-        arguments = {
-            argument.name.value: value_from_ast_untyped(argument.value, self.variables)
-            for argument in node.arguments or ()
-        }
         for keys in LOOKUP_KEYS:  # _entities, propertiesByIds, propertiesByParcelIds
             if keys in field.args:
-                given = arguments.get(keys)
+                given = self._argument(node, keys)
                 return len(given) if isinstance(given, list) else 1
         if "first" in field.args:  # a list bounded by `first` (Property.permits)
-            first = arguments.get("first", field.args["first"].default_value)
+            first = self._argument(node, "first", field.args["first"].default_value)
             return first if isinstance(first, int) and first >= 0 else 1
         if "pagination" in field.args:
-            pagination = arguments.get("pagination")
+            pagination = self._argument(node, "pagination")
             limit = pagination.get("limit") if isinstance(pagination, dict) else None
             page = settings.STRAWBERRY_DJANGO["PAGINATION_DEFAULT_LIMIT"]
             if isinstance(limit, int) and limit >= 0:
                 page = limit
             return min(page, settings.GRAPHQL_MAX_PAGE_SIZE)
         return 1
+
+    def _argument(self, node: FieldNode, name: str, absent: Any = None) -> Any:
+        """One argument's value (variables filled in): only the arguments that bound a list
+        are read, so the estimate depends on no other variable (see remembered_estimate)."""
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                return value_from_ast_untyped(argument.value, self.variables)
+        return absent
 
 
 def estimate(
@@ -169,13 +176,102 @@ def estimate(
     return cost
 
 
+class _ReadVariables(Mapping[str, Any]):
+    """The request's variables, noting the names the estimate reads. Always truthy, so that
+    graphql-core asks for a variable (and it is noted) even when none was sent."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self._variables = variables
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
+        return self._variables[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.read.add(name)
+        return self._variables.get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._variables)
+
+    def __len__(self) -> int:
+        return len(self._variables)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+#: Estimates kept per document (LRU, as many as the parse cache keeps) and per document the
+#: values of the variables it read (at most ESTIMATES_PER_DOCUMENT).
+_estimates: collections.OrderedDict[tuple[int, str | None], _Estimates] = collections.OrderedDict()
+ESTIMATES_PER_DOCUMENT = 64
+
+
+class _Estimates:
+    """One document's estimates: the document (kept alive, its id is the key), the
+    variables the walk reads (the same for every request: it visits every argument of every
+    field whatever the values), and the estimate per their values."""
+
+    __slots__ = ("by_values", "document", "read")
+
+    def __init__(self, document: Any, read: tuple[str, ...]) -> None:
+        self.document, self.read = document, read
+        self.by_values: dict[str, QueryCost | None] = {}
+
+
+def remembered_estimate(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any]
+) -> QueryCost | None:
+    """`estimate`, walked once per document and values of the variables it reads: a
+    repeated document (a detail query for another id) costs a lookup, not a walk."""
+    key = (id(document), operation_name)
+    known = _estimates.get(key)
+    if known is None or known.document is not document:
+        read = _ReadVariables(variables)
+        cost = estimate(schema, document, operation_name, read)
+        known = _Estimates(document, tuple(sorted(read.read)))
+        known.by_values[_values(known.read, variables)] = cost
+        _estimates[key] = known
+        while len(_estimates) > CACHED_DOCUMENTS:
+            _estimates.popitem(last=False)
+        return cost
+    _estimates.move_to_end(key)
+    values = _values(known.read, variables)
+    if values in known.by_values:
+        return known.by_values[values]
+    cost = estimate(schema, document, operation_name, variables)
+    if len(known.by_values) >= ESTIMATES_PER_DOCUMENT:
+        known.by_values.clear()
+    known.by_values[values] = cost
+    return cost
+
+
+def _values(names: tuple[str, ...], variables: Mapping[str, Any]) -> str:
+    """The values of `names` as a key: sent or not, and what (JSON, anything else by repr)."""
+    if not names:
+        return ""
+    return json.dumps(
+        [[name in variables, variables.get(name)] for name in names],
+        sort_keys=True,
+        default=repr,
+    )
+
+
+def _forget_estimates() -> None:
+    _estimates.clear()
+
+
+on_settings_change(_forget_estimates)  # page sizes and batch sizes enter the estimate
+
+
 class QueryCostLimiter(SchemaExtension):
     """Refuses operations whose estimated cost is over GRAPHQL_MAX_COST."""
 
     def on_execute(self) -> Iterator[None]:  # type: ignore[override]
         context = self.execution_context
         if context.graphql_document is not None:
-            cost = estimate(
+            cost = remembered_estimate(
                 context.schema._schema,
                 context.graphql_document,
                 context.operation_name,

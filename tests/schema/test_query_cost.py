@@ -110,3 +110,40 @@ async def test_local_fields_are_cheap(async_client, emulators, settings):
     assert all("errors" not in body for body in accepted)
     assert refused["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
     assert refused["errors"][0]["extensions"]["cost"] == 101
+
+
+async def test_a_repeated_document_is_estimated_once_per_values_of_what_it_reads(
+    async_client, emulators, settings, monkeypatch
+):
+    """schema/cost.py remembers estimates per document and the values of the variables the
+    walk reads: another `$id` costs a lookup; a page size sent later (absent the first time)
+    is estimated anew, and refused when over the limit."""
+    from schema import cost
+
+    walks: list[str] = []
+    original = cost.estimate
+
+    def counting(schema, document, operation_name, variables):
+        walks.append(operation_name)  # reading `variables` here would count as the walk's
+        return original(schema, document, operation_name, variables)
+
+    monkeypatch.setattr(cost, "estimate", counting)
+    await seed(3)
+    detail = "query One($id: ID!) { property(id: $id) { listing { agentName } } }"
+    for pk in ("1", "2", "3", "1"):
+        assert "errors" not in await graphql_async(async_client, detail, {"id": pk})
+    assert len(walks) == 1
+
+    settings.GRAPHQL_MAX_COST = 600
+    page = f"query Page($n: Int) {{ properties(pagination: {{limit: $n}}) {{ {ALL_FOUR} }} }}"
+    assert "errors" not in await graphql_async(async_client, page)  # the default page: 20
+    assert "errors" not in await graphql_async(async_client, page, {})
+    refused = await graphql_async(async_client, page, {"n": 100})
+    assert refused["errors"][0]["extensions"]["cost"] == 1 + 100 + 400 + 20 * 5
+    assert len(walks) == 3
+
+    # a setting the estimate reads: estimated anew (the default page, no variable sent)
+    settings.STRAWBERRY_DJANGO = {**settings.STRAWBERRY_DJANGO, "PAGINATION_DEFAULT_LIMIT": 100}
+    refused = await graphql_async(async_client, page)
+    assert refused["errors"][0]["extensions"]["cost"] == 1 + 100 + 400 + 20 * 5
+    assert len(walks) == 4
