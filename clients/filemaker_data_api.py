@@ -48,7 +48,7 @@ from clients.errors import (
     ServiceUnavailable,
     from_response,
 )
-from clients.http import HttpClient, HttpConfig, HttpRequest
+from clients.http import HttpClient, HttpConfig, HttpRequest, json_of
 
 SERVICE = "filemaker"
 
@@ -92,7 +92,7 @@ def exact_match(value: str) -> str:
 
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = json_of(response)
     except ValueError as exc:
         raise BadResponse(SERVICE, "parse", "answer is not JSON") from exc
     if not isinstance(body, dict):

@@ -29,7 +29,7 @@ import httpx
 
 from clients.core import chunked
 from clients.errors import BadResponse
-from clients.http import HttpClient, HttpConfig
+from clients.http import HttpClient, HttpConfig, json_of
 
 SERVICE = "geocoder"
 MAX_BATCH_ROWS = 10_000
@@ -84,7 +84,7 @@ def _location_from_match(match: Mapping[str, Any]) -> Location:
 
 
 def _one_line_result(response: httpx.Response) -> Location | None:
-    matches = response.json()["result"]["addressMatches"]
+    matches = json_of(response)["result"]["addressMatches"]
     if not isinstance(matches, list):
         raise BadResponse(SERVICE, "geocode", "addressMatches is not a list")
     return _location_from_match(matches[0]) if matches else None
@@ -178,7 +178,7 @@ class GeocodingClient(HttpClient):
 
     def _error_detail(self, response: httpx.Response) -> str | None:
         try:
-            errors = response.json().get("errors")
+            errors = json_of(response).get("errors")
         except (ValueError, AttributeError):
             return None
         return str(errors[0])[:200] if isinstance(errors, list) and errors else None

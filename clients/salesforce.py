@@ -41,7 +41,7 @@ from clients.errors import (
     RequestRejected,
     from_response,
 )
-from clients.http import HttpClient, HttpConfig, HttpRequest
+from clients.http import HttpClient, HttpConfig, HttpRequest, json_of
 
 SERVICE = "salesforce"
 #: Room left in a query URI for `https://<my-domain>.my.salesforce.com`, unknown until login.
@@ -166,7 +166,7 @@ def soql_quote(value: str) -> str:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return json_of(response)
     except ValueError as exc:
         raise BadResponse(SERVICE, "parse", "answer is not JSON") from exc
 
@@ -337,7 +337,7 @@ class SalesforceClient(HttpClient):
 
     def _error_detail(self, response: httpx.Response) -> str | None:
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             return None
         if isinstance(body, list) and body and isinstance(body[0], dict):

@@ -30,7 +30,7 @@ import httpx
 
 from clients.core import chunked
 from clients.errors import BadResponse, ExternalServiceError, ServiceUnavailable, from_response
-from clients.http import HttpClient, HttpConfig
+from clients.http import HttpClient, HttpConfig, json_of
 
 SERVICE = "tax_assessor"
 STAGES = ("board", "certified", "mailed")  # most final first
@@ -98,7 +98,7 @@ def assessment_from_row(row: Mapping[str, Any]) -> Assessment:
 
 def _rows(response: httpx.Response) -> list[Mapping[str, Any]]:
     try:
-        rows = response.json()
+        rows = json_of(response)
     except ValueError as exc:
         raise BadResponse(SERVICE, "get_assessments", "answer is not JSON") from exc
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -151,7 +151,7 @@ class TaxAssessorClient(HttpClient):
 
     def _error_detail(self, response: httpx.Response) -> str | None:
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             return None
         if isinstance(body, dict) and body.get("message"):

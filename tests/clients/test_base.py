@@ -24,7 +24,7 @@ from clients.errors import (
     ServiceUnavailable,
     parse_retry_after,
 )
-from clients.http import HttpClient, HttpConfig
+from clients.http import HttpClient, HttpConfig, json_of
 from tests.clients.conftest import call_records
 from tests.clocks import FakeClock
 
@@ -333,3 +333,24 @@ def test_retry_after_parsing():
     assert parse_retry_after("Thu, 26 Nov 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"a": [1, 2.5, "x\\u00e9", null, true], "b": {"c": -0.0}}',
+        '{"name": "Zoë"}'.encode("utf-16"),  # not UTF-8: orjson refuses, httpx reads it
+        b'{"n": NaN, "big": 123456789012345678901234567890}',  # past orjson, not httpx
+        b"\xef\xbb\xbf[1]",  # a byte-order mark
+    ],
+)
+def test_answers_parse_as_httpx_parses_them(content):
+    response = httpx.Response(200, content=content)
+    parsed, expected = json_of(response), response.json()
+    assert repr(parsed) == repr(expected)  # repr: NaN != NaN
+
+
+@pytest.mark.parametrize("content", [b"", b"<html>", b'{"a": 1', b"\xff\xfe\x00"])
+def test_an_answer_that_is_not_json_is_a_value_error(content):
+    with pytest.raises(ValueError):  # noqa: PT011 - what the clients catch, any message
+        json_of(httpx.Response(200, content=content))
