@@ -24,8 +24,10 @@ from typing import Any
 
 from graphql import (
     GraphQLField,
+    GraphQLID,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLString,
     get_nullable_type,
     is_leaf_type,
 )
@@ -43,15 +45,15 @@ class _Leaf:
     """How to complete one field as a plain leaf: read its parent's attribute (a model
     column: from the row's loaded values only), serialize it with its leaf type."""
 
-    __slots__ = ("attribute", "coerce", "column", "non_null")
+    __slots__ = ("as_is", "attribute", "coerce", "column", "non_null")
 
-    def __init__(
-        self, attribute: str, column: bool, coerce: Callable[[Any], Any], non_null: bool
-    ) -> None:
+    def __init__(self, attribute: str, column: bool, leaf_type: Any, non_null: bool) -> None:
         self.attribute = attribute
         self.column = column
-        self.coerce = coerce
+        self.coerce: Callable[[Any], Any] = leaf_type.coerce_output_value
         self.non_null = non_null
+        #: The value type the leaf type serializes as it is (a str for String and ID).
+        self.as_is = str if leaf_type is GraphQLString or leaf_type is GraphQLID else None
 
 
 #: Per GraphQL field, by id (fields do not hash): the field, kept so that its id is not
@@ -71,7 +73,7 @@ def _leaf(field: GraphQLField) -> _Leaf | None:
         found = _Leaf(
             attribute,
             column is not None,
-            leaf_type.coerce_output_value,
+            leaf_type,
             isinstance(field.type, GraphQLNonNull),
         )
     _leaves[id(field)] = (field, found)
@@ -139,6 +141,9 @@ class PropertyGraphExecutor(StrawberryGraphQLCoreExecutionContext):
                         value = getattr(source_value, leaf.attribute)
                 except Exception:  # noqa: BLE001 - graphql-core reports it below
                     value = Undefined
+                if type(value) is leaf.as_is:
+                    results[response_name] = value
+                    continue
                 if value is None:
                     if not leaf.non_null:
                         results[response_name] = None
