@@ -47,6 +47,7 @@ from clients.errors import ExternalServiceError
 from resolvers.batching import SETTLED_GRACE, forget_here, shared_fetches, wait_until
 from resolvers.cache import (
     OPERATION_TIMEOUT,
+    PeekedEntry,
     from_json,
     read_in_process,
     read_shared,
@@ -287,9 +288,10 @@ class ExternalLoader(Generic[K, V]):
         CPU time (in-process, 3,000 requests). Counted, and its freshness noted, as a batch's
         answers are."""
         cache_keys = [self.cache_key(k) for k in keys]
-        entries = read_in_process(self.cache, cache_keys)
-        if entries is None:
+        read = read_in_process(self.cache, cache_keys)
+        if read is None:
             return keys
+        entries = [PeekedEntry.decoded(entry) for entry in read]
         counted: collections.Counter[str] = collections.Counter()
         results: list[Any] = [_MISSING] * len(keys)
         self._take_fresh(cache_keys, entries, self.clock(), counted, results)
@@ -347,16 +349,17 @@ class ExternalLoader(Generic[K, V]):
 
     # -- the batch --------------------------------------------------------------------------
 
-    def _decoded(self, cache_key: str, entry: dict[str, Any]) -> V:
+    def _decoded(self, cache_key: str, entry: PeekedEntry) -> V:
         """The record in a fresh cache entry, decoded once per process and version (the
         entry's write time tells versions apart): records are frozen, so every request may
-        share one. A warm 1,000-row page otherwise rebuilds 6,000 of them."""
-        memo_key = (cache_key, entry["at"])
+        share one. A warm 1,000-row page otherwise rebuilds 6,000 of them (and, its entry
+        peeked at, parses none)."""
+        memo_key = (cache_key, entry.at)
         found = _DECODED.get(memo_key)
         if found is None:
             if len(_DECODED) >= DECODED_MAX:
                 _DECODED.clear()
-            found = _DECODED[memo_key] = self.decode(entry["v"])
+            found = _DECODED[memo_key] = self.decode(entry.value())
         return cast(V, found)
 
     async def _load_batch(self, keys: list[K]) -> Sequence[V | Stale[V] | BaseException | None]:
@@ -390,11 +393,11 @@ class ExternalLoader(Generic[K, V]):
         fresh_until = math.inf
         for i, entry in enumerate(entries):
             if self._is_fresh(entry, now):
-                hit = entry["v"] is not None
+                hit = not entry.empty
                 results[i] = self._decoded(cache_keys[i], entry) if hit else None
                 counted["hit" if hit else "negative_hit"] += 1
                 fresh_until = min(
-                    fresh_until, entry["at"] + (policy.ttl if hit else policy.negative_ttl)
+                    fresh_until, entry.at + (policy.ttl if hit else policy.negative_ttl)
                 )
         # min: this loader's earlier answers count too
         self.fresh_until = min(self.fresh_until, fresh_until)
@@ -412,13 +415,13 @@ class ExternalLoader(Generic[K, V]):
         self._take_fresh(cache_keys, entries, now, counted, results)
         policy = self.policy
         # past stale_ttl an entry may still be held (the backend evicts it later): never used
-        stale: dict[int, dict[str, Any]] = {
+        stale: dict[int, PeekedEntry] = {
             i: entry
             for i, entry in enumerate(entries)
             if results[i] is _MISSING
-            and isinstance(entry, dict)
-            and entry.get("v") is not None
-            and now - entry.get("at", -math.inf) < policy.stale_ttl
+            and entry is not None
+            and not entry.empty
+            and now - entry.at < policy.stale_ttl
         }
         fresh_until = math.inf
         missing = [i for i, r in enumerate(results) if r is _MISSING]
@@ -445,7 +448,7 @@ class ExternalLoader(Generic[K, V]):
                     fresh_until = min(fresh_until, fetched_at + ttl)
                 elif i in stale:
                     entry = stale[i]
-                    results[i] = Stale(self.decode(entry["v"]), now - entry["at"], self.service)
+                    results[i] = Stale(self.decode(entry.value()), now - entry.at, self.service)
                     counted["stale"] += 1
                 elif outcome is _MISSING:
                     results[i] = deadline_error(self.service, self.budget_seconds())
@@ -485,11 +488,11 @@ class ExternalLoader(Generic[K, V]):
                 entries[i] = entry
         return entries
 
-    def _is_fresh(self, entry: Any, now: float) -> bool:
-        if not isinstance(entry, dict) or "at" not in entry or "v" not in entry:
+    def _is_fresh(self, entry: PeekedEntry | None, now: float) -> bool:
+        if entry is None:
             return False
-        ttl = self.policy.ttl if entry["v"] is not None else self.policy.negative_ttl
-        return bool(now - entry["at"] < ttl)
+        ttl = self.policy.negative_ttl if entry.empty else self.policy.ttl
+        return now - entry.at < ttl
 
     def budget_seconds(self) -> float:
         """The request budget, for messages (the setting; the deadline is what counts)."""
@@ -521,9 +524,9 @@ class ExternalLoader(Generic[K, V]):
         now = self.clock()
         entries = await self._cache_read(cache_keys)
         return {
-            key: None if entry["v"] is None else self.decode(entry["v"])
+            key: None if entry.empty else self.decode(entry.value())
             for key, entry in zip(cache_keys, entries, strict=True)
-            if self._is_fresh(entry, now)
+            if entry is not None and self._is_fresh(entry, now)
         }
 
     def grace(self) -> float:
@@ -543,9 +546,11 @@ class ExternalLoader(Generic[K, V]):
     # not a plain asyncio.timeout either: on a saturated loop that fires before the task whose
     # answer already arrived, and every request of a burst fetched upstream what Redis had.
 
-    async def _cache_read(self, cache_keys: list[str]) -> list[Any]:
+    async def _cache_read(self, cache_keys: list[str]) -> list[PeekedEntry | None]:
+        """The entries for `cache_keys`, None where absent or not an entry."""
         try:
-            return await read_shared(self.cache, cache_keys)
+            read = await read_shared(self.cache, cache_keys)
+            return [PeekedEntry.decoded(entry) for entry in read]
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: fetch instead
             logger.warning(
                 "%s cache read failed (%s); fetching %d keys upstream",

@@ -8,12 +8,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from aiocache import Cache
 from aiocache.plugins import BasePlugin
 from django.conf import settings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from resolvers import cache as cache_module
-from resolvers.cache import JsonSerializer, get_cache, read_in_process, write_in_process
+from resolvers.cache import (
+    JsonSerializer,
+    PeekedEntry,
+    get_cache,
+    peek,
+    read_in_process,
+    write_in_process,
+)
 
 
 async def test_configured_cache_round_trips_batches():
@@ -129,3 +139,53 @@ async def test_in_process_reads_and_writes_use_the_caches_own_keys():
         assert await cache.get("a") == {"v": 1}
         assert read_in_process(cache, ["a", "b", "c"]) == [{"v": 1}, {"v": 2}, None]
     assert set(custom._cache) == {"ns|a", "ns|b"}
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    # strings that look like the write time's key, and keys that are it
+    | st.text()
+    | st.sampled_from([',"at":', '","at":1}', "at"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["at", "v", "x", ',"at":']) | st.text(), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=JSON_VALUES, at=st.floats(allow_nan=False, allow_infinity=False))
+def test_an_entry_as_the_loader_writes_it_is_peeked_at_without_parsing(value, at):
+    serializer = JsonSerializer()
+    raw = serializer.dumps({"v": value, "at": at})
+    parsed: list[bytes] = []
+
+    peeked = peek(raw, lambda r: parsed.append(r) or serializer.loads(r))
+
+    assert isinstance(peeked, PeekedEntry)
+    assert (peeked.at, peeked.empty) == (at, value is None)
+    assert parsed == []
+    assert peeked.value() == value
+    assert parsed == [raw]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"at": 5.0, "v": 1}, {"v": 1}, {"v": 1, "at": "5"}, {"v": 1, "at": None}, [1], "x", 3],
+)
+def test_anything_else_is_parsed_as_it_is(entry):
+    serializer = JsonSerializer()
+    raw = serializer.dumps(entry)
+    assert peek(raw, serializer.loads) == entry
+    assert peek(None, serializer.loads) is None
+    decoded = PeekedEntry.decoded(entry)
+    if isinstance(entry, dict) and isinstance(entry.get("at"), float):
+        assert decoded is not None
+        assert (decoded.at, decoded.empty, decoded.value()) == (5.0, False, 1)
+    else:
+        assert decoded is None  # not an entry: treated as absent

@@ -149,12 +149,39 @@ async def test_entries_the_prefetch_read_are_not_read_again_by_its_batch(cache, 
     loader = request(upstream, cache, clock)
     await loader.prefetch(["old", "older", "unknown"])
 
-    # each stale entry (and the absent one) read once, by the prefetch: the batch took them
-    assert len([raw for raw in decoded if raw is not None]) == 2
-    assert len(decoded) == 3
+    # the stale entries read once, by the prefetch (the batch took them), and never parsed:
+    # their write times were peeked at, and the upstream answered (only the absent key
+    # went through the serializer, as None)
+    assert decoded == [None]
     assert upstream.calls[-1] == ["old", "older", "unknown"]
     assert loader.settled == {k: Thing(k) for k in ("old", "older", "unknown")}
     assert loader._read_ahead == {}
+
+
+async def test_a_fresh_entry_decoded_before_is_not_parsed_again(cache, clock, monkeypatch):
+    """resolvers/cache.py's PeekedEntry: the write time read off the entry's JSON finds the
+    record decoded before; an expired entry is parsed only when it stands in."""
+    upstream = Upstream()
+    await request(upstream, cache, clock).loader.load_many(["a", "b"])
+    decoded: list[bytes] = []
+    loads = cache.serializer.loads
+    monkeypatch.setattr(cache.serializer, "loads", lambda raw: decoded.append(raw) or loads(raw))
+
+    for parsed in (2, 0):  # the first reader decodes them; the next finds them decoded
+        decoded.clear()
+        loader = request(upstream, cache, clock)
+        await loader.prefetch(["a", "b"])
+        assert loader.settled == {"a": Thing("a"), "b": Thing("b")}
+        assert loader.tally == {"hit": 2}
+        assert len(decoded) == parsed
+
+    decoded.clear()
+    clock.now += POLICY.ttl + 5
+    upstream.fail = ServiceUnavailable("things", "get", "down")
+    loader = request(upstream, cache, clock)
+    await loader.prefetch(["a", "b"])
+    assert loader.settled["a"] == Stale(Thing("a"), pytest.approx(POLICY.ttl + 5), "things")
+    assert len(decoded) == 2  # each parsed once, to stand in
 
 
 async def test_a_cache_that_needs_a_round_trip_is_read_in_a_batch(clock):
