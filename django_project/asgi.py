@@ -3,8 +3,8 @@
 ASGI rather than WSGI because the GraphQL view, its dataloaders, the shared httpx pool and the
 cache all live on one long-lived event loop; under WSGI each async view would get a one-off loop.
 Django does not speak the ASGI lifespan protocol, so this module answers it: at startup the
-garbage collector is tuned for a long-lived server, at shutdown the external clients log out
-and their HTTP pools close.
+garbage collector is tuned for a long-lived server, at shutdown the external clients log out,
+their HTTP pools close and the database threads close their connections.
 
 Database work (and any other sync code Django hands to a thread) runs on DATABASE_THREADS
 long-lived threads per worker, each request keeping one of them for all its sync calls, as
@@ -16,9 +16,12 @@ a worker opens however many requests arrive.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import itertools
 import os
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +29,7 @@ import django
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
 
@@ -62,7 +66,7 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-async def _lifespan(receive: Any, send: Any) -> None:
+async def _lifespan(receive: Any, send: Any, close_database: Callable[[], Awaitable[None]]) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -71,9 +75,22 @@ async def _lifespan(receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_upstreams()
+            await close_database()
             tracing.flush()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def close_database_threads(executors: list[ThreadPoolExecutor]) -> None:
+    """Close the database connections each database thread holds, on that thread (Django's
+    connections are per thread), then let the threads go. A worker that stops otherwise
+    leaves its connections to process exit, and a test that built an application left its
+    session open on PostgreSQL, which then refused to drop the test database."""
+    loop = asyncio.get_running_loop()
+    for executor in executors:
+        with contextlib.suppress(RuntimeError):  # shut down already
+            await loop.run_in_executor(executor, connections.close_all)
+        executor.shutdown(wait=False)
 
 
 class DjangoHandler(ASGIHandler):
@@ -117,15 +134,20 @@ def build_application() -> Any:
     ]
     turns = itertools.cycle(executors)
 
+    async def close_database() -> None:
+        await close_database_threads(executors)
+
     async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, close_database)
         else:
             async with ThreadSensitiveContext(executor=next(turns)):
                 await django_application(scope, receive, send)
 
     # the tracing middleware passes lifespan messages through untouched
-    return tracing.traced(application) if tracing_on() else application
+    served = tracing.traced(application) if tracing_on() else application
+    served.close_database = close_database  # for tests that run no lifespan
+    return served
 
 
 if tracing.tracing_configured() and not tracing_on():

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 import stamina
+from asgiref.sync import SyncToAsync
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client
 
 from tests.processes import in_thread
@@ -30,6 +32,17 @@ def no_backoff_sleep() -> Iterator[None]:
     wait it asks for. Nothing here waits for a backoff in real time."""
     with stamina.set_testing(True, attempts=3, cap=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def close_worker_thread_connections() -> Iterator[None]:
+    """After each test, the database connection asgiref's worker thread opened (a test's
+    `sync_to_async` calls and Django's AsyncClient run there) is closed on that thread:
+    left open, PostgreSQL refused to drop the test database at the end of the run ("being
+    accessed by other users"). The app's own database threads close theirs at the lifespan
+    shutdown (django_project/asgi.py)."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 #: Real npm packages the tests run (Apollo gateway, subgraph, client), pinned in package.json.

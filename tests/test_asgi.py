@@ -27,9 +27,10 @@ async def test_database_work_runs_on_the_configured_threads_only(settings):
         threads.add(threading.current_thread().name)
 
     connection_created.connect(record)
+    application = build_application()
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=build_application()), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
         ) as http:
             responses = await asyncio.gather(
                 *(
@@ -42,6 +43,7 @@ async def test_database_work_runs_on_the_configured_threads_only(settings):
             )
     finally:
         connection_created.disconnect(record)
+        await application.close_database()  # what the lifespan shutdown does
 
     assert {r.status_code for r in responses} == {200}
     assert all(r.json()["data"]["properties"]["totalCount"] == 3 for r in responses)
@@ -187,3 +189,58 @@ async def test_a_client_that_goes_away_still_cancels_its_request():
 
     assert cancelled.is_set()
     assert sent == []
+
+
+async def test_the_lifespan_shutdown_closes_the_database_threads_connections(monkeypatch):
+    """With persistent connections (DATABASE_CONN_MAX_AGE, as production sets it) each
+    database thread keeps its connection between requests; a stopping worker closes them."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    await sync_to_async(call_command)("seed_demo", count=2, stdout=io.StringIO())
+    opened: list = []
+    closed: list = []
+
+    def record(sender, connection, **kwargs) -> None:
+        if threading.current_thread().name.startswith("database-"):
+            opened.append(connection)
+            closing = connection.close  # SQLite's in-memory test database ignores a close
+
+            def close() -> None:
+                closed.append(connection)
+                closing()
+
+            connection.close = close
+
+    application = build_application()
+    stop = asyncio.Event()
+    sent: list[str] = []
+
+    async def receive():
+        if not sent:
+            return {"type": "lifespan.startup"}
+        await stop.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message):
+        sent.append(message["type"])
+
+    lifespan = asyncio.create_task(application({"type": "lifespan"}, receive, send))
+    connection_created.connect(record)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as http:
+            query = {"query": "{ properties { totalCount } }"}
+            answers = [await http.post("/graphql/", json=query) for _ in range(2)]
+    finally:
+        connection_created.disconnect(record)
+        stop.set()
+        await asyncio.wait_for(lifespan, timeout=30)
+
+    assert [a.json()["data"]["properties"]["totalCount"] for a in answers] == [2, 2]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert opened  # kept open between the requests, then closed at the shutdown
+    assert closed == opened
+    if opened[0].vendor != "sqlite":  # its in-memory test database stays open by design
+        assert all(connection.connection is None for connection in opened)
