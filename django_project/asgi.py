@@ -83,9 +83,9 @@ async def _lifespan(receive: Any, send: Any, close_database: Callable[[], Awaita
 
 async def close_database_threads(executors: list[ThreadPoolExecutor]) -> None:
     """Close the database connections each database thread holds, on that thread (Django's
-    connections are per thread), then let the threads go. A worker that stops otherwise
-    leaves its connections to process exit, and a test that built an application left its
-    session open on PostgreSQL, which then refused to drop the test database."""
+    connections are per thread), then let the threads go. With DATABASE_CONN_MAX_AGE (as
+    production sets it) each thread keeps its connection between requests, and a worker
+    that stopped left them to process exit."""
     loop = asyncio.get_running_loop()
     for executor in executors:
         with contextlib.suppress(RuntimeError):  # shut down already

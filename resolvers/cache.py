@@ -137,7 +137,7 @@ def read_in_process(cache: BaseCache, cache_keys: list[str]) -> list[Any] | None
 class PeekedEntry:
     """A cache entry `{"v": value, "at": write time}` as the loader writes it: its write time
     and whether it says "no such record" read off the ends of its JSON, its value decoded
-    only when asked for (`value()`); or an entry decoded already (`decoded`), the same way.
+    only when asked for (`value()`); or an entry decoded already, the same way (`of`).
 
     A loader needs the write time of every entry it reads (fresh or not) but the value of
     few: a fresh record it decoded before is remembered by key and write time
@@ -153,9 +153,9 @@ class PeekedEntry:
         self._decoded: Any = None
 
     @classmethod
-    def decoded(cls, entry: Any) -> PeekedEntry | None:
-        """A decoded entry (Redis, or one `peek` did not recognise) as a PeekedEntry; None
-        for anything else (absent, or not an entry)."""
+    def of(cls, entry: Any) -> PeekedEntry | None:
+        """What a cache read returned as a PeekedEntry: itself, or a decoded entry (Redis,
+        or one `peek` did not recognise); None for anything else (absent, or not an entry)."""
         if isinstance(entry, PeekedEntry):
             return entry
         if not isinstance(entry, dict) or "v" not in entry:

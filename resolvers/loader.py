@@ -291,7 +291,7 @@ class ExternalLoader(Generic[K, V]):
         read = read_in_process(self.cache, cache_keys)
         if read is None:
             return keys
-        entries = [PeekedEntry.decoded(entry) for entry in read]
+        entries = [PeekedEntry.of(entry) for entry in read]
         counted: collections.Counter[str] = collections.Counter()
         results: list[Any] = [_MISSING] * len(keys)
         self._take_fresh(cache_keys, entries, self.clock(), counted, results)
@@ -550,7 +550,7 @@ class ExternalLoader(Generic[K, V]):
         """The entries for `cache_keys`, None where absent or not an entry."""
         try:
             read = await read_shared(self.cache, cache_keys)
-            return [PeekedEntry.decoded(entry) for entry in read]
+            return [PeekedEntry.of(entry) for entry in read]
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: fetch instead
             logger.warning(
                 "%s cache read failed (%s); fetching %d keys upstream",

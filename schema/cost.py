@@ -210,8 +210,8 @@ ESTIMATES_PER_DOCUMENT = 64
 
 class _Estimates:
     """One document's estimates: the document (kept alive, its id is the key), the
-    variables the walk reads (the same for every request: it visits every argument of every
-    field whatever the values), and the estimate per their values."""
+    variables the walk reads (the same for every request: it reads the same arguments
+    whatever their values), and the estimate per their values."""
 
     __slots__ = ("by_values", "document", "read")
 

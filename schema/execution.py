@@ -82,9 +82,10 @@ def _leaf(field: GraphQLField) -> _Leaf | None:
 
 def plain_attribute(field: Any) -> str | None:
     """The Python attribute a GraphQL field reads, when strawberry resolves it with nothing
-    but `getattr` (its basic field: no resolver, arguments, permission or extension)."""
+    but `getattr` (its basic field: no resolver, permission or extension; `_leaf` also
+    wants no arguments)."""
     resolve = field.resolve
-    if resolve is None or not getattr(resolve, "_is_default", False) or field.args:
+    if resolve is None or not getattr(resolve, "_is_default", False):
         return None
     definition = (field.extensions or {}).get("strawberry-definition")
     if (

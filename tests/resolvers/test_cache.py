@@ -183,7 +183,7 @@ def test_anything_else_is_parsed_as_it_is(entry):
     raw = serializer.dumps(entry)
     assert peek(raw, serializer.loads) == entry
     assert peek(None, serializer.loads) is None
-    decoded = PeekedEntry.decoded(entry)
+    decoded = PeekedEntry.of(entry)
     if isinstance(entry, dict) and isinstance(entry.get("at"), float):
         assert decoded is not None
         assert (decoded.at, decoded.empty, decoded.value()) == (5.0, False, 1)
