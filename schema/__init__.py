@@ -19,6 +19,7 @@ from schema.cost import QueryCostLimiter
 from schema.direct import resolve_directly
 from schema.errors import BAD_USER_INPUT, MaskUnexpectedErrors, ensure_code, is_unexpected
 from schema.execution import PropertyGraphExecutor
+from schema.extension_hooks import PlannedExtensionsRunner
 from schema.limits import CACHED_DOCUMENTS, DocumentLimits, ValidationPerDocument
 from schema.mutations import Mutation
 from schema.observability import OperationMetrics
@@ -79,6 +80,13 @@ class PropertyGraphSchema(strawberry.federation.Schema):
         if tracing_on():
             extensions.insert(1, OperationSpans())
         return extensions
+
+    def create_extensions_runner(
+        self, execution_context: Any, extensions: list[SchemaExtension]
+    ) -> PlannedExtensionsRunner:
+        """Hooks looked up once per extension class, not per request
+        (schema/extension_hooks.py)."""
+        return PlannedExtensionsRunner(execution_context=execution_context, extensions=extensions)
 
     def _get_middleware_manager(self, extensions: list[SchemaExtension]) -> MiddlewareManager:
         """Resolver middleware from the extensions that wrap fields on this request only
