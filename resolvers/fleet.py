@@ -57,6 +57,11 @@ POLL = 0.1
 FLEET_CONNECTIONS = 16
 #: Seconds Redis is left alone after it failed (each worker fetches for itself meanwhile).
 DOWN_BACKOFF = 1.0
+#: Seconds the listener waits for a message before it looks whether it was cancelled.
+#: redis-py (8.1) can swallow a cancellation that arrives during one of its calls (about half
+#: the time when it arrives while subscribing, measured): a listener blocked in `listen()`
+#: then ran forever, and the worker's shutdown, or an event loop's close, waited for it.
+LISTEN_POLL = 1.0
 
 FLEET_KEYS = Counter(
     "external_fleet_keys",
@@ -243,12 +248,18 @@ class Fleet:
             self._listener = asyncio.get_running_loop().create_task(self._receive())
 
     async def _receive(self) -> None:
+        listener = asyncio.current_task()
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while True:
+                    if listener is not None and listener.cancelling():  # redis-py swallowed it
+                        raise asyncio.CancelledError
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=LISTEN_POLL
+                    )
+                    if message is not None and message.get("type") == "message":
                         self._dispatch(json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
@@ -278,10 +289,16 @@ class Fleet:
         self._down_until = asyncio.get_running_loop().time() + DOWN_BACKOFF
 
     async def aclose(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(BaseException):
-                await self._listener
+        """Stop the listener (waiting at most a few polls: it notices a cancellation redis-py
+        swallowed at its next poll) and close the connections."""
+        listener = self._listener
+        if listener is not None:
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=3 * LISTEN_POLL)
+            if not listener.done():
+                logger.warning("fleet: the channel listener did not stop; left behind")
+            elif not listener.cancelled():
+                listener.exception()  # retrieved: it ended by an error, not the cancellation
         await self.redis.aclose()
 
 

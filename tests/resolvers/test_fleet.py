@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+import redis.asyncio as redis_asyncio
 from aiocache import Cache
 from graphql import GraphQLError
 from prometheus_client import REGISTRY
@@ -291,3 +292,45 @@ async def test_a_write_overtaken_by_a_change_is_deleted_again(redis_config, othe
     assert await request(here, redis_config).load("slow") == Thing("slow")
     assert here.calls == [["slow"], ["slow"]]
     raw.close()
+
+
+async def test_the_listener_stops_even_when_redis_py_swallows_its_cancellation(
+    redis_config, monkeypatch
+):
+    # given: redis-py swallows a cancellation arriving while it reads, as it sometimes does
+    real = redis_asyncio.client.PubSub.parse_response
+    swallowed = []
+
+    async def swallowing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await real(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            return None
+
+    monkeypatch.setattr(redis_asyncio.client.PubSub, "parse_response", swallowing)
+    # and this worker listens on the channel
+    fleet = fleet_module.fleet_for_loop(lambda key: None)
+    assert fleet is not None
+    fleet.watch(["thing:v1:a"])
+    raw = Redis(host=redis_config["endpoint"], port=redis_config["port"], db=redis_config["db"])
+    await until(lambda: raw.pubsub_numsub(CHANNEL)[0][1] >= 1, "this worker listens")
+    raw.close()
+    await asyncio.sleep(0.05)  # past its subscribing, reading
+    listener = fleet._listener
+    assert listener is not None
+
+    # when: the listener is cancelled (a worker's shutdown, an event loop's close)
+    listener.cancel()
+    done, _ = await asyncio.wait({listener}, timeout=10)
+
+    # then: it ends (it went on listening, forever)
+    try:
+        assert swallowed
+        assert done == {listener}
+        assert listener.cancelled()
+    finally:
+        if not listener.done():  # none left behind for the loop's close to wait for
+            monkeypatch.undo()
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=10)
