@@ -26,10 +26,13 @@ def refusals(code: str) -> float:
 
 @pytest.fixture
 async def http():
+    application = build_application()
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=build_application()), base_url="http://testserver"
+        transport=httpx.ASGITransport(app=application), base_url="http://testserver"
     ) as client:
         yield client
+    # the held requests are cancelled mid-way and never close their database connections
+    await application.close_database()
 
 
 async def post(http: httpx.AsyncClient) -> httpx.Response:
