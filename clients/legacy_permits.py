@@ -15,7 +15,9 @@ table (PERMIT_STATUS); a schema nobody may change, so its quirks are read here, 
   bytes and decoded as UTF-8 when they are valid UTF-8, else as cp1252.
 
 A row that cannot be read (a date that is not one, an unknown status code, a valuation that is
-not a number) is skipped with one WARNING naming its key, never a failed field. One statement
+not a number) is skipped with one WARNING naming its key, never a failed field. The same row,
+read again for the same reason within `repeat_warning_after` seconds (every cold fetch of its
+parcel reads it), is reported at DEBUG: it stays unreadable until someone fixes it. One statement
 per view per `batch_size` parcels, whatever the number of parcels asked.
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -53,6 +55,12 @@ class LegacyPermitsConfig(SqlConfig):
     batch_size: int = 500
     #: Seconds the status lookup table is trusted before it is read again.
     status_ttl: float = 3600.0
+    #: Seconds before an unreadable row skipped again for the same reason is a WARNING again.
+    repeat_warning_after: float = 3600.0
+
+
+#: Unreadable rows remembered for `repeat_warning_after` per client (the oldest forgotten).
+REMEMBERED_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,10 @@ class LegacyPermitsClient(SqlClient):
         super().__init__(config, **kwargs)
         self._statuses: dict[str, tuple[str, str]] | None = None
         self._statuses_read_at = 0.0
+        #: (kind, key, reason) of each unreadable row -> when it was last a WARNING.
+        self._warned: dict[tuple[str, str, str], float] = {}
+        #: Seconds, for the repeat period (tests move it by hand).
+        self.clock: Callable[[], float] = time.monotonic
 
     # -- public API -------------------------------------------------------------------------
 
@@ -255,15 +267,31 @@ class LegacyPermitsClient(SqlClient):
         try:
             return parse(row)
         except (UnreadableRowError, KeyError, TypeError) as error:
-            logger.warning(
+            row_key = str(row._mapping.get(key))
+            logger.log(
+                self._skip_level(kind, row_key, str(error)),
                 "%s %s %s skipped: %s",
                 self.service,
                 kind,
-                row._mapping.get(key),
+                row_key,
                 error,
-                extra={"service": self.service, "key": str(row._mapping.get(key))},
+                extra={"service": self.service, "key": row_key},
             )
             return None
+
+    def _skip_level(self, kind: str, row_key: str, reason: str) -> int:
+        """WARNING the first time a row is skipped for a reason and again once
+        `repeat_warning_after` seconds have passed; DEBUG in between."""
+        now = self.clock()
+        seen = (kind, row_key, reason)
+        warned_at = self._warned.get(seen)
+        if warned_at is not None and now - warned_at < self.config.repeat_warning_after:
+            return logging.DEBUG
+        self._warned.pop(seen, None)  # re-inserted last: the oldest is forgotten first
+        if len(self._warned) >= REMEMBERED_ROWS:
+            del self._warned[next(iter(self._warned))]
+        self._warned[seen] = now
+        return logging.WARNING
 
 
 #: The expanding parameter holding both spellings of every parcel id of a statement.

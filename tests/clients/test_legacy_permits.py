@@ -32,6 +32,7 @@ from clients.sql import COMMAND_DENIED, error_number
 from emulators import legacy_permits as legacy
 from emulators.data import property_at
 from tests.clients.conftest import call_records
+from tests.clocks import FakeClock
 
 PARCELS = 60
 READ_ONLY_TRANSACTION = 1792
@@ -134,6 +135,46 @@ async def test_permits_and_open_violations_from_the_stand_in(sqlite_client, capl
     skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
     assert unreadable  # the seed has some
     assert sorted(r.key for r in skipped) == sorted(unreadable)
+
+
+async def test_an_unreadable_row_warns_once_then_again_after_the_repeat_period(
+    sqlite_client, caplog
+):
+    clock = FakeClock(1000.0)
+    sqlite_client.clock = clock
+    repeat = sqlite_client.config.repeat_warning_after
+    caplog.set_level(logging.DEBUG, logger="clients.legacy_permits")
+
+    async def skipped_at(level: int) -> list[str]:
+        caplog.clear()
+        await sqlite_client.permits_by_parcel(parcel_ids=pins())
+        records = [r for r in caplog.records if "skipped" in r.getMessage()]
+        return sorted(r.key for r in records if r.levelno == level)
+
+    warned = await skipped_at(logging.WARNING)
+    assert warned  # the seed has unreadable rows
+    clock.now += repeat - 1
+    assert await skipped_at(logging.WARNING) == []  # read again: not news
+    clock.now += 0.5
+    assert await skipped_at(logging.DEBUG) == warned  # but still there at DEBUG
+    clock.now += 0.5
+    assert await skipped_at(logging.WARNING) == warned  # the period is over
+
+
+async def test_the_rows_remembered_for_the_repeat_period_are_bounded(
+    sqlite_client, caplog, monkeypatch
+):
+    monkeypatch.setattr("clients.legacy_permits.REMEMBERED_ROWS", 1)
+    caplog.set_level(logging.WARNING, logger="clients.legacy_permits")
+    await sqlite_client.permits_by_parcel(parcel_ids=pins())
+    first = sorted(r.key for r in caplog.records if "skipped" in r.getMessage())
+    assert len(first) >= 2
+    caplog.clear()
+
+    await sqlite_client.permits_by_parcel(parcel_ids=pins())
+
+    assert len(sqlite_client._warned) == 1
+    assert sorted(r.key for r in caplog.records if "skipped" in r.getMessage()) == first
 
 
 async def test_a_batch_larger_than_the_limit_is_chunked(sqlite_client):
