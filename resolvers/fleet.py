@@ -249,13 +249,18 @@ class Fleet:
 
     async def _receive(self) -> None:
         listener = asyncio.current_task()
+
+        def raise_if_cancelled() -> None:  # a cancellation redis-py swallowed
+            if listener is not None and listener.cancelling():
+                raise asyncio.CancelledError
+
         while True:
+            raise_if_cancelled()
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
                 while True:
-                    if listener is not None and listener.cancelling():  # redis-py swallowed it
-                        raise asyncio.CancelledError
+                    raise_if_cancelled()
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=LISTEN_POLL
                     )
@@ -297,8 +302,6 @@ class Fleet:
             await asyncio.wait({listener}, timeout=3 * LISTEN_POLL)
             if not listener.done():
                 logger.warning("fleet: the channel listener did not stop; left behind")
-            elif not listener.cancelled():
-                listener.exception()  # retrieved: it ended by an error, not the cancellation
         await self.redis.aclose()
 
 

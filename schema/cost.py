@@ -258,11 +258,7 @@ def _values(names: tuple[str, ...], variables: Mapping[str, Any]) -> str:
     )
 
 
-def _forget_estimates() -> None:
-    _estimates.clear()
-
-
-on_settings_change(_forget_estimates)  # page sizes and batch sizes enter the estimate
+on_settings_change(_estimates.clear)  # page sizes and batch sizes enter the estimate
 
 
 class QueryCostLimiter(SchemaExtension):

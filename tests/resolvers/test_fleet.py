@@ -299,9 +299,10 @@ async def test_the_listener_stops_even_when_redis_py_swallows_its_cancellation(
 ):
     # given: redis-py swallows a cancellation arriving while it reads, as it sometimes does
     real = redis_asyncio.client.PubSub.parse_response
-    swallowed = []
+    reading, swallowed = [], []
 
     async def swallowing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reading.append(True)
         try:
             return await real(self, *args, **kwargs)
         except asyncio.CancelledError:
@@ -316,7 +317,7 @@ async def test_the_listener_stops_even_when_redis_py_swallows_its_cancellation(
     raw = Redis(host=redis_config["endpoint"], port=redis_config["port"], db=redis_config["db"])
     await until(lambda: raw.pubsub_numsub(CHANNEL)[0][1] >= 1, "this worker listens")
     raw.close()
-    await asyncio.sleep(0.05)  # past its subscribing, reading
+    await until(lambda: bool(reading), "the listener reads")
     listener = fleet._listener
     assert listener is not None
 
